@@ -1,0 +1,375 @@
+// Package decide turns an event into decisions: for every playbook whose pattern matches,
+// and every target resource of the playbook's kind in the event, whether Firebreak will
+// act (and with which steps), wait for approval, only report, or leave it alone and why.
+// Deciding has no side effects; `replay` prints decisions and the executor carries them out.
+package decide
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/firebreak-sec/firebreak/internal/event"
+	"github.com/firebreak-sec/firebreak/internal/playbook"
+)
+
+// Outcome is what a decision (or a step) comes to.
+type Outcome string
+
+// Outcomes (CONTRACTS §3).
+const (
+	Planned       Outcome = "planned"
+	DryRun        Outcome = "dry-run"
+	NeedsApproval Outcome = "needs-approval"
+	Excepted      Outcome = "excepted"
+	Skipped       Outcome = "skipped"
+)
+
+// Decision is one playbook's verdict on one target resource.
+type Decision struct {
+	Playbook string  `json:"playbook"`
+	Outcome  Outcome `json:"outcome"`
+	Reason   string  `json:"reason"`
+	Target   Target  `json:"target"`
+	Steps    []Step  `json:"steps"`
+}
+
+// Target is the resource a decision is about, with the tags it was judged by.
+type Target struct {
+	Kind    event.Kind        `json:"kind"`
+	ID      string            `json:"id"`
+	Account string            `json:"account,omitempty"`
+	Region  string            `json:"region,omitempty"`
+	ARN     string            `json:"arn,omitempty"`
+	Tags    map[string]string `json:"tags,omitempty"`
+}
+
+// Step is one playbook step as decided for a target.
+type Step struct {
+	Action string `json:"action"`
+	// With is the step's parameters, defaults filled in; shared with the playbook and
+	// read-only.
+	With    map[string]any `json:"with,omitempty"`
+	Outcome Outcome        `json:"outcome"`
+	Reason  string         `json:"reason,omitempty"`
+	// Step is the playbook step this came from (name, continue_on_error, the action's
+	// declaration), for the executor.
+	Step *playbook.Step `json:"-"`
+}
+
+// AccountInfo is what the inventory knows about an account.
+type AccountInfo struct {
+	ID   string
+	Name string
+	Tags map[string]string
+}
+
+// Inventory is the current state of the organisation, as far as deciding needs it. The
+// simulated organisation (--world) satisfies it, and so can a live tag lookup.
+type Inventory interface {
+	// ResourceTags returns the resource's current tags; ok is false when it is unknown.
+	ResourceTags(account, region string, kind event.Kind, id string) (tags map[string]string, ok bool)
+	// Account returns what is known about an account.
+	Account(id string) (AccountInfo, bool)
+}
+
+// Options tune an Engine.
+type Options struct {
+	// Now is the clock exception expiry is judged by; time.Now when nil.
+	Now func() time.Time
+}
+
+// Engine decides events against a fixed set of playbooks. It is safe for concurrent use.
+type Engine struct {
+	set *playbook.Set
+	now func() time.Time
+	// Playbooks indexed by exact source and detail-type, so that an event is matched only
+	// against playbooks that could match it. Values are indices into set.Playbooks, in
+	// name order.
+	bySourceType map[string][]int
+	bySource     map[string][]int
+	anySource    []int
+}
+
+// New builds an engine for set.
+func New(set *playbook.Set, opts Options) *Engine {
+	e := &Engine{set: set, now: opts.Now, bySourceType: map[string][]int{}, bySource: map[string][]int{}}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	for i, p := range set.Playbooks {
+		sources, ok := exact(p, "source")
+		if !ok {
+			e.anySource = append(e.anySource, i)
+			continue
+		}
+		types, ok := exact(p, "detail-type")
+		for _, s := range sources {
+			if !ok {
+				e.bySource[s] = append(e.bySource[s], i)
+				continue
+			}
+			for _, t := range types {
+				k := s + "\x00" + t
+				e.bySourceType[k] = append(e.bySourceType[k], i)
+			}
+		}
+	}
+	return e
+}
+
+func exact(p *playbook.Playbook, field string) ([]string, bool) {
+	if p.On == nil {
+		return nil, false
+	}
+	v, ok := p.On.ExactValues(field)
+	return v, ok && len(v) > 0
+}
+
+// candidates returns the indices of the playbooks that may match env, sorted.
+func (e *Engine) candidates(env map[string]any) []int {
+	src, _ := env["source"].(string)
+	dt, _ := env["detail-type"].(string)
+	a, b, c := e.bySourceType[src+"\x00"+dt], e.bySource[src], e.anySource
+	out := make([]int, 0, len(a)+len(b)+len(c))
+	out = append(out, a...)
+	out = append(out, b...)
+	out = append(out, c...)
+	if (len(a) > 0 && len(b)+len(c) > 0) || (len(b) > 0 && len(c) > 0) {
+		slices.Sort(out)
+		out = slices.Compact(out)
+	}
+	return out
+}
+
+// Decide returns every decision for ev, ordered by playbook name then target id. inv may
+// be nil, in which case the event's own tags are all there is.
+//
+// When the inventory knows a resource, its tags are merged over the event's, the
+// inventory winning: the event is a snapshot from detection time, and a tag added since
+// (an exception's change ticket, say) must count.
+func (e *Engine) Decide(ctx context.Context, ev *event.Event, inv Inventory) []Decision {
+	var out []Decision
+	for _, i := range e.candidates(ev.Envelope) {
+		p := e.set.Playbooks[i]
+		if p.On == nil || !p.On.Match(ev.Envelope) {
+			continue
+		}
+		targets := Targets(ev, p.Target)
+		if len(targets) == 0 {
+			out = append(out, Decision{Playbook: p.Name, Outcome: Skipped, Reason: fmt.Sprintf("no %s in the event", p.Target),
+				Target: Target{Kind: p.Target}, Steps: []Step{}})
+			continue
+		}
+		for ti := range targets {
+			out = append(out, e.decide(ctx, ev, p, &targets[ti], inv))
+		}
+	}
+	if out == nil {
+		out = []Decision{}
+	}
+	return out
+}
+
+func (e *Engine) decide(ctx context.Context, ev *event.Event, p *playbook.Playbook, r *event.Resource, inv Inventory) Decision {
+	if r.Account == "" {
+		r.Account = ev.Account
+	}
+	if r.Region == "" {
+		r.Region = ev.Region
+	}
+	acct := &playbook.Account{ID: r.Account}
+	if inv != nil {
+		if tags, ok := inv.ResourceTags(r.Account, r.Region, r.Kind, r.ID); ok {
+			r.Tags = mergeTags(r.Tags, tags)
+		}
+		if a, ok := inv.Account(r.Account); ok {
+			acct.Name, acct.Tags = a.Name, a.Tags
+		}
+	}
+	d := Decision{Playbook: p.Name, Steps: []Step{},
+		Target: Target{Kind: r.Kind, ID: r.ID, Account: r.Account, Region: r.Region, ARN: r.ARN, Tags: r.Tags}}
+
+	excepted, note := e.set.Exception(p, r, r.Account, e.now())
+	if excepted != "" {
+		d.Outcome, d.Reason = Excepted, excepted
+		return d
+	}
+
+	vars := playbook.NewVars(ev, r, acct, p)
+	if p.When != nil {
+		ok, err := p.When.Eval(ctx, vars)
+		if err != nil {
+			d.Outcome, d.Reason = Skipped, fmt.Sprintf("when could not be evaluated (%v): %s", err, p.When.Source)
+			return d
+		}
+		if !ok {
+			d.Outcome, d.Reason = Skipped, "when is false: "+p.When.Source
+			return d
+		}
+	}
+
+	d.Steps = make([]Step, len(p.Steps))
+	running, approval := 0, false
+	for i, s := range p.Steps {
+		st := Step{Action: s.Action, With: s.With, Step: s}
+		if s.If != nil {
+			ok, err := s.If.Eval(ctx, vars)
+			if err != nil {
+				// Fail closed: a step that cannot be judged could be the destructive one.
+				d.Steps = []Step{}
+				d.Outcome, d.Reason = Skipped, fmt.Sprintf("step %d (%s) if could not be evaluated (%v): %s", i+1, s.Action, err, s.If.Source)
+				return d
+			}
+			if !ok {
+				st.Outcome, st.Reason = Skipped, "if is false: "+s.If.Source
+				d.Steps[i] = st
+				continue
+			}
+		}
+		running++
+		switch {
+		case p.Mode == playbook.ModeDryRun:
+			st.Outcome = DryRun
+		case p.Mode == playbook.ModeApprove || s.Approval:
+			st.Outcome, approval = NeedsApproval, true
+		default:
+			st.Outcome = Planned
+		}
+		d.Steps[i] = st
+	}
+	switch {
+	case running == 0:
+		d.Outcome, d.Reason = Skipped, "no step's if is true"
+	case p.Mode == playbook.ModeDryRun:
+		d.Outcome, d.Reason = DryRun, "playbook is in dry-run mode"
+	case approval:
+		d.Outcome = NeedsApproval
+		if p.Mode == playbook.ModeApprove {
+			d.Reason = "playbook is in approve mode"
+		} else {
+			d.Reason = "a step requires approval"
+		}
+	default:
+		d.Outcome = Planned
+	}
+	if note != "" {
+		d.Reason = joinReason(note, d.Reason)
+	}
+	return d
+}
+
+func joinReason(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + "; " + b
+}
+
+func mergeTags(event, current map[string]string) map[string]string {
+	if len(event) == 0 {
+		return current
+	}
+	m := make(map[string]string, len(event)+len(current))
+	for k, v := range event {
+		m[k] = v
+	}
+	for k, v := range current {
+		m[k] = v
+	}
+	return m
+}
+
+// Targets returns the resources of kind k that ev concerns, deduplicated by id and sorted
+// by id. Besides the event's resources, IP targets come from the remote addresses seen on
+// the wire, principals and access keys from the actor, and the account from the event.
+func Targets(ev *event.Event, k event.Kind) []event.Resource {
+	var out []event.Resource
+	add := func(r event.Resource) {
+		if r.ID == "" {
+			return
+		}
+		for i := range out {
+			if out[i].ID == r.ID {
+				// Keep the richer record: the first may lack tags or an ARN.
+				if out[i].ARN == "" {
+					out[i].ARN = r.ARN
+				}
+				if len(out[i].Tags) == 0 {
+					out[i].Tags = r.Tags
+				}
+				return
+			}
+		}
+		out = append(out, r)
+	}
+	for _, r := range ev.Resources {
+		if r.Kind == k {
+			add(r)
+		}
+	}
+	a := ev.Actor
+	switch k {
+	case event.KindIP:
+		if ev.Network != nil {
+			for _, ip := range ev.Network.RemoteIPs {
+				add(event.Resource{Kind: k, ID: ip})
+			}
+		}
+	case event.KindIAMUser:
+		if a != nil && a.UserName != "" && (a.Type == "IAMUser" || a.Type == "") {
+			add(event.Resource{Kind: k, ID: a.UserName, ARN: a.ARN, Account: a.Account})
+		}
+	case event.KindIAMRole:
+		if a != nil && a.SessionIssuer != "" {
+			add(event.Resource{Kind: k, ID: roleName(a.SessionIssuer), ARN: a.SessionIssuer, Account: a.Account})
+		}
+	case event.KindAccessKey:
+		if a != nil && a.AccessKeyID != "" {
+			add(event.Resource{Kind: k, ID: a.AccessKeyID, Account: a.Account})
+		}
+	case event.KindAccount:
+		if ev.Account != "" {
+			add(event.Resource{Kind: k, ID: ev.Account, Account: ev.Account})
+		}
+	}
+	for i := range out {
+		if out[i].Tags == nil {
+			out[i].Tags = map[string]string{}
+		}
+	}
+	slices.SortFunc(out, func(a, b event.Resource) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// roleName extracts the role name from a role ARN (arn:aws:iam::1:role/path/name).
+func roleName(arn string) string {
+	if i := strings.LastIndexByte(arn, '/'); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
+
+// Enrich fills the event's resources with what the inventory knows: their current tags
+// (merged over the event's, the inventory winning, as Decide does for targets). Replay
+// calls it so that what it prints is what the playbooks saw. A nil inventory changes nothing.
+func Enrich(ev *event.Event, inv Inventory) {
+	if inv == nil {
+		return
+	}
+	for i := range ev.Resources {
+		r := &ev.Resources[i]
+		account, region := r.Account, r.Region
+		if account == "" {
+			account = ev.Account
+		}
+		if region == "" {
+			region = ev.Region
+		}
+		if tags, ok := inv.ResourceTags(account, region, r.Kind, r.ID); ok {
+			r.Tags = mergeTags(r.Tags, tags)
+		}
+	}
+}
