@@ -154,7 +154,7 @@ func (n *normaliser) wrapped(v any, wrap int, where string) {
 func (n *normaliser) records(m map[string]any, raw []byte, wrap int, where string) {
 	list, ok := m["Records"].([]any)
 	if !ok {
-		n.reject(where, fmt.Errorf("Records is not a list; %s", expected))
+		n.reject(where, fmt.Errorf("field Records is not a list; %s", expected))
 		return
 	}
 	var spans [][]byte
@@ -286,7 +286,7 @@ func (n *normaliser) finish(e *Event) {
 func (n *normaliser) securityHub(base *Event, m, detail map[string]any, raw []byte, where string) {
 	list, ok := detail["findings"].([]any)
 	if !ok || len(list) == 0 {
-		n.reject(where, errors.New("Security Hub event has no findings; detail.findings must list ASFF findings"))
+		n.reject(where, errors.New("the Security Hub event has no findings; detail.findings must list ASFF findings"))
 		return
 	}
 	spans := elementSpans(raw, "detail", "findings")
@@ -352,12 +352,12 @@ func (n *normaliser) guardDutyFinding(f map[string]any, raw []byte, where string
 func (n *normaliser) asffFinding(f map[string]any, raw []byte, where string) {
 	id := str(f, "Id")
 	if id == "" {
-		n.reject(where, errors.New(`Security Hub finding has no "Id"`))
+		n.reject(where, errors.New(`the Security Hub finding has no "Id"`))
 		return
 	}
 	t, ok := parseTime(str(f, "UpdatedAt"))
 	if !ok {
-		n.reject(where, fmt.Errorf("Security Hub finding UpdatedAt %q is not an RFC 3339 time", str(f, "UpdatedAt")))
+		n.reject(where, fmt.Errorf("the Security Hub finding's UpdatedAt %q is not an RFC 3339 time", str(f, "UpdatedAt")))
 		return
 	}
 	env := map[string]any{

@@ -100,9 +100,9 @@ func TestScanBadInput(t *testing.T) {
 			`in.json:1:1: GuardDuty finding has no "type"; a finding needs id, type, accountId, region, resource and service`}},
 		{"security hub finding without id", `{"id":"a","detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","account":"1","time":"2024-01-02T03:04:05Z","region":"r","detail":{"findings":[{"Title":"x"},{"Id":"f2","Types":["T"]}]}}`,
 			[]string{"f2"}, []string{
-				`in.json:1:1: detail.findings[0]: Security Hub finding has no "Id"; an ASFF finding needs SchemaVersion, Id, ProductArn, GeneratorId, AwsAccountId, Types, CreatedAt, UpdatedAt, Severity, Title, Description and Resources`}},
+				`in.json:1:1: detail.findings[0]: the Security Hub finding has no "Id"; an ASFF finding needs SchemaVersion, Id, ProductArn, GeneratorId, AwsAccountId, Types, CreatedAt, UpdatedAt, Severity, Title, Description and Resources`}},
 		{"security hub without findings", `{"id":"a","detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","account":"1","time":"2024-01-02T03:04:05Z","region":"r","detail":{"findings":[]}}`, nil, []string{
-			`in.json:1:1: Security Hub event has no findings; detail.findings must list ASFF findings`}},
+			`in.json:1:1: the Security Hub event has no findings; detail.findings must list ASFF findings`}},
 		{"too deep", `{"a":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + "}\n" + env("b"), []string{"b"}, []string{
 			"in.json:1:1: JSON nests deeper than 64 levels (at line 1, column 69); flatten it"}},
 		{"deep enough", `{"id":"x","a":` + strings.Repeat("[", MaxDepth-1) + strings.Repeat("]", MaxDepth-1) + "}", nil, []string{notEvent("1:1", "JSON object")}},
@@ -176,10 +176,9 @@ func TestScanSmallReads(t *testing.T) {
 
 // repeatReader yields a line over and over without holding more than one copy.
 type repeatReader struct {
-	line  []byte
-	left  int
-	off   int
-	extra []byte
+	line []byte
+	left int
+	off  int
 }
 
 func (r *repeatReader) Read(p []byte) (int, error) {

@@ -38,7 +38,7 @@ var asffKinds = map[string]struct {
 func securityHubFinding(e *Event, f map[string]any) error {
 	id := str(f, "Id")
 	if id == "" {
-		return errors.New(`Security Hub finding has no "Id"; an ASFF finding needs SchemaVersion, Id, ProductArn, GeneratorId, AwsAccountId, Types, CreatedAt, UpdatedAt, Severity, Title, Description and Resources`)
+		return errors.New(`the Security Hub finding has no "Id"; an ASFF finding needs SchemaVersion, Id, ProductArn, GeneratorId, AwsAccountId, Types, CreatedAt, UpdatedAt, Severity, Title, Description and Resources`)
 	}
 	e.Source = SourceSecurityHub
 	e.ID = id
