@@ -52,6 +52,12 @@ type Spec struct {
 	// {{.Region}} and {{.Param "name"}} placeholders; Undo is how to reverse it by hand.
 	Manual     string
 	ManualUndo string
+	// LosesEvidence marks an action that is not destructive yet loses what an evidence step
+	// preserves (ec2.stop loses memory): like a destructive one, it never runs after a
+	// failed evidence step.
+	LosesEvidence bool
+	// Exec carries the action out; every built-in action has one.
+	Exec Executor
 }
 
 // Param returns the declared parameter called name.

@@ -134,7 +134,8 @@ var rules = []rule{
 	{"UnauthorizedAccess", exact, Denied},
 	{"UnauthorizedException", exact, Denied},
 	{"AllAccessDisabled", exact, Denied},
-	{"OptInRequired", exact, Denied}, // the account is not subscribed to the service.
+	{"AuthorizationError", exact, Denied}, // SNS: "Indicates that the user has been denied access to the requested resource."
+	{"OptInRequired", exact, Denied},      // the account is not subscribed to the service.
 	// Authentication: AWS does not accept the credentials. EC2 AuthFailure, STS/IAM
 	// InvalidClientTokenId and ExpiredToken ("Common Errors"). The SDK's credential cache
 	// refreshes assumed-role credentials before they expire, so an expired token means the

@@ -1,7 +1,21 @@
 package ec2
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	elbv2 "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2"
+	elbtypes "github.com/aws/aws-sdk-go-v2/service/elasticloadbalancingv2/types"
+
 	"github.com/firebreak-sec/firebreak/internal/action"
+	"github.com/firebreak-sec/firebreak/internal/cloud"
 	"github.com/firebreak-sec/firebreak/internal/event"
 )
 
@@ -26,6 +40,27 @@ import (
 // as short a moment as possible because, while it is on, the instance accepts traffic from
 // anywhere its subnet's routes and network ACLs allow. When a connection must be cut
 // immediately whatever its state, a network ACL on the subnet is the remaining tool.
+//
+// Execution is laid out for as few serial round trips to AWS as the data allow, because
+// every round trip is time the attacker keeps. Round one asks, all at once, for the
+// instance (DescribeInstances returns its network interfaces, their groups and tracking
+// timeouts, its VPC, tags and metadata options), its termination protection, its Auto
+// Scaling group, the region's target groups and, unless this process has looked before, the
+// isolation and untracking groups by name in every VPC of the region. Round two moves every
+// interface into the untracking group and lowers its timeouts, concurrently, and alongside
+// them turns on termination protection, locks the metadata service, detaches the instance
+// from its Auto Scaling group, reads target health and tags the instance. Round three moves
+// every interface into the isolation group and deregisters the instance from its target
+// groups. The group ids are cached per (account, region, VPC) in Env.Cache, so a second
+// incident in the same VPC costs three round trips and a first one in a VPC that has never
+// seen Firebreak five (creating the groups, then their rules, comes before the swaps). With
+// untrack_connections off, round two isolates directly and the step costs one round trip
+// fewer.
+//
+// Everything changed is recorded for undo: each interface's groups and tracking timeouts,
+// whether termination protection was off, the metadata options, the Auto Scaling group and
+// each target group registration (with its port), and the tags' previous values. The groups
+// themselves are kept on undo: they are shared by every isolated instance in the VPC.
 func IsolateSpec() *action.Spec {
 	return &action.Spec{
 		Name: "ec2.isolate",
@@ -39,6 +74,13 @@ func IsolateSpec() *action.Spec {
 				Type:    action.String,
 				Doc:     "Name of the isolation group in the instance's VPC, created with no rules if it does not exist; the untracking group is named after it with the suffix \"-untracking\".",
 				Default: "firebreak-isolation",
+			},
+			{
+				Name: "untrack_connections",
+				Type: action.Bool,
+				Doc: "Pass every network interface through the all-open untracking group before the isolation group, " +
+					"so that connections already established are cut rather than left to idle out.",
+				Default: true,
 			},
 			{
 				Name: "detach_from_asg",
@@ -69,8 +111,10 @@ func IsolateSpec() *action.Spec {
 			},
 		},
 		Reversible: true,
+		Exec:       isolate{},
 		Permissions: []string{
 			"ec2:DescribeInstances",
+			"ec2:DescribeInstanceAttribute",
 			"ec2:DescribeNetworkInterfaces",
 			"ec2:DescribeSecurityGroups",
 			"ec2:CreateSecurityGroup",
@@ -80,6 +124,8 @@ func IsolateSpec() *action.Spec {
 			// A new group allows all egress by default; the isolation group must not.
 			"ec2:RevokeSecurityGroupEgress",
 			"ec2:CreateTags",
+			// Undo removes the status tag, or any tag the instance did not have before.
+			"ec2:DeleteTags",
 			// Groups are changed per network interface: an instance may have several, and
 			// ModifyInstanceAttribute only reaches the primary one. This also sets the
 			// connection tracking timeouts.
@@ -154,4 +200,743 @@ aws elbv2 register-targets --region {{.Region}} --target-group-arn TARGET_GROUP_
 aws autoscaling attach-instances --region {{.Region}} --instance-ids {{.ID}} --auto-scaling-group-name ASG_NAME
 aws ec2 delete-tags --region {{.Region}} --resources {{.ID}} --tags Key=firebreak:status`,
 	}
+}
+
+// Connection tracking idle timeouts, in seconds: the minimums isolation sets, and AWS's
+// defaults, which undo puts back on an interface that had none configured (EC2 User Guide,
+// "Idle connection tracking timeout").
+const (
+	minTCPEstablished     = 60
+	minUDPStream          = 60
+	minUDP                = 30
+	defaultTCPEstablished = 432000
+	defaultUDPStream      = 180
+	defaultUDP            = 30
+)
+
+// isolatePrior is what ec2.isolate changed.
+type isolatePrior struct {
+	VPC            string             `json:"vpc"`
+	IsolationGroup string             `json:"isolation_group"`
+	Interfaces     []eniPrior         `json:"network_interfaces,omitempty"`
+	Protection     bool               `json:"termination_protection_enabled,omitempty"` // Do turned it on
+	Metadata       *imdsPrior         `json:"metadata_options,omitempty"`
+	AutoScaling    string             `json:"auto_scaling_group,omitempty"`
+	TargetGroups   []tgPrior          `json:"target_groups,omitempty"`
+	Tags           []action.TagChange `json:"tags,omitempty"`
+}
+
+type eniPrior struct {
+	ID       string    `json:"id"`
+	Groups   []string  `json:"groups"`
+	Tracking *tracking `json:"tracking,omitempty"` // nil: AWS's defaults
+}
+
+type tracking struct {
+	TCPEstablished int32 `json:"tcp_established"`
+	UDPStream      int32 `json:"udp_stream"`
+	UDP            int32 `json:"udp"`
+}
+
+type imdsPrior struct {
+	HTTPTokens   string `json:"http_tokens"`
+	HTTPEndpoint string `json:"http_endpoint"`
+}
+
+type tgPrior struct {
+	ARN  string `json:"arn"`
+	Port int32  `json:"port,omitempty"`
+}
+
+type isolate struct{}
+
+func groupCacheKey(account, region, vpc, name string) string {
+	return "ec2.isolate/group/" + account + "/" + region + "/" + vpc + "/" + name
+}
+
+func lookedUpKey(account, region, name string) string {
+	return "ec2.isolate/looked-up/" + account + "/" + region + "/" + name
+}
+
+// isolateRun is one execution's state, shared by the goroutines of its rounds.
+type isolateRun struct {
+	env       *action.Env
+	req       *action.Request
+	c         cloud.EC2
+	trace     *action.Trace
+	account   string
+	region    string
+	id        string
+	name      string // isolation group name
+	untrackNm string
+	untrack   bool
+	found     []types.SecurityGroup // groups by name from round one, every VPC
+	lookedUp  bool
+}
+
+func (isolate) Do(ctx context.Context, env *action.Env, req *action.Request) (*action.Result, error) {
+	t := req.Target
+	c, err := env.Cloud.EC2(ctx, t.Account, t.Region)
+	if err != nil {
+		return nil, fmt.Errorf("isolate %s in %s: %w", t.ID, t.Account, err)
+	}
+	r := &isolateRun{env: env, req: req, c: c, trace: &action.Trace{}, account: t.Account, region: t.Region, id: t.ID,
+		name: req.String("security_group_name"), untrack: req.Bool("untrack_connections", true)}
+	if r.name == "" {
+		r.name = "firebreak-isolation"
+	}
+	r.untrackNm = r.name + "-untracking"
+	res, err := r.do(ctx)
+	if res != nil {
+		res.RequestIDs = r.trace.IDs()
+	}
+	if err != nil {
+		return res, fmt.Errorf("isolate %s in %s: %w", t.ID, t.Account, err)
+	}
+	return res, nil
+}
+
+func (r *isolateRun) do(ctx context.Context) (*action.Result, error) {
+	var (
+		inst       *types.Instance
+		protected  bool
+		asg        string
+		tgs        []string
+		wantProt   = r.req.Bool("enable_termination_protection", true)
+		wantDetach = r.req.Bool("detach_from_asg", true)
+		wantDereg  = r.req.Bool("deregister_from_target_groups", true)
+		imds       = r.req.String("imds")
+	)
+	_, r.lookedUp = r.env.Cache.Get(lookedUpKey(r.account, r.region, r.name))
+
+	// Round one: everything that can be read without knowing anything else.
+	err := action.Parallel(
+		func() (err error) { inst, err = describeInstance(ctx, r.c, r.trace, r.account, r.id); return err },
+		func() error {
+			if !wantProt {
+				return nil
+			}
+			out, err := r.c.DescribeInstanceAttribute(ctx, &ec2.DescribeInstanceAttributeInput{
+				InstanceId: aws.String(r.id), Attribute: types.InstanceAttributeNameDisableApiTermination})
+			if err != nil {
+				return action.AWSError(err, r.account, "ec2:DescribeInstanceAttribute", "read termination protection")
+			}
+			r.trace.Record(out.ResultMetadata)
+			protected = out.DisableApiTermination != nil && aws.ToBool(out.DisableApiTermination.Value)
+			return nil
+		},
+		func() (err error) {
+			if !wantDetach {
+				return nil
+			}
+			asg, err = r.autoScalingGroup(ctx)
+			return err
+		},
+		func() (err error) {
+			if !wantDereg {
+				return nil
+			}
+			tgs, err = r.targetGroups(ctx)
+			return err
+		},
+		func() error {
+			if r.lookedUp {
+				return nil
+			}
+			return r.findGroups(ctx, "")
+		},
+	)
+	if err != nil {
+		return nil, err
+	}
+	vpc := aws.ToString(inst.VpcId)
+	if inst.State != nil && inst.State.Name == types.InstanceStateNameTerminated {
+		return &action.Result{Status: action.Skipped, Message: "the instance is terminated; nothing to isolate"}, nil
+	}
+	prior := &isolatePrior{VPC: vpc}
+	for _, ni := range inst.NetworkInterfaces {
+		p := eniPrior{ID: aws.ToString(ni.NetworkInterfaceId), Groups: []string{}}
+		for _, g := range ni.Groups {
+			p.Groups = append(p.Groups, aws.ToString(g.GroupId))
+		}
+		if ct := ni.ConnectionTrackingConfiguration; ct != nil && (ct.TcpEstablishedTimeout != nil || ct.UdpStreamTimeout != nil || ct.UdpTimeout != nil) {
+			p.Tracking = &tracking{
+				TCPEstablished: aws.ToInt32(ct.TcpEstablishedTimeout),
+				UDPStream:      aws.ToInt32(ct.UdpStreamTimeout),
+				UDP:            aws.ToInt32(ct.UdpTimeout),
+			}
+		}
+		prior.Interfaces = append(prior.Interfaces, p)
+	}
+	sort.Slice(prior.Interfaces, func(i, j int) bool { return prior.Interfaces[i].ID < prior.Interfaces[j].ID })
+
+	isoID, _ := r.env.Cache.Get(groupCacheKey(r.account, r.region, vpc, r.name))
+	untrackID, _ := r.env.Cache.Get(groupCacheKey(r.account, r.region, vpc, r.untrackNm))
+
+	// What is already as isolation wants it is left alone, so a repeated step changes nothing.
+	var swap []eniPrior
+	for _, p := range prior.Interfaces {
+		if isoID == "" || len(p.Groups) != 1 || p.Groups[0] != isoID {
+			swap = append(swap, p)
+		}
+	}
+	prior.Interfaces = swap
+	prior.Protection = wantProt && !protected
+	if md := inst.MetadataOptions; imds == "disabled" || imds == "token-required" {
+		cur := imdsPrior{HTTPTokens: "optional", HTTPEndpoint: "enabled"}
+		if md != nil {
+			if md.HttpTokens != "" {
+				cur.HTTPTokens = string(md.HttpTokens)
+			}
+			if md.HttpEndpoint != "" {
+				cur.HTTPEndpoint = string(md.HttpEndpoint)
+			}
+		}
+		if (imds == "disabled" && cur.HTTPEndpoint != "disabled") ||
+			(imds == "token-required" && (cur.HTTPTokens != "required" || cur.HTTPEndpoint != "enabled")) {
+			prior.Metadata = &cur
+		}
+	}
+	prior.AutoScaling = asg
+	setTags, tagPrior := action.TagChanges(ec2Tags(inst.Tags), action.IncidentTags("", "isolated"))
+	if len(setTags) > 0 && r.req.Incident != "" {
+		// The incident is recorded with the status, never on its own: a repeated step by a
+		// later incident leaves the first incident's mark.
+		setTags, tagPrior = action.TagChanges(ec2Tags(inst.Tags), action.IncidentTags(r.req.Incident, "isolated"))
+	}
+	prior.Tags = tagPrior
+
+	// Groups: cold, find (round one did) or create them in this VPC.
+	if len(swap) > 0 && (isoID == "" || (r.untrack && untrackID == "")) {
+		if r.lookedUp {
+			// The cache knew the region but not this VPC.
+			if err := r.findGroups(ctx, vpc); err != nil {
+				return nil, err
+			}
+		}
+		isoID, untrackID, err = r.ensureGroups(ctx, vpc)
+		if err != nil {
+			return nil, err
+		}
+		// The interfaces already in the isolation group need no swap after all.
+		swap = swap[:0]
+		for _, p := range prior.Interfaces {
+			if len(p.Groups) != 1 || p.Groups[0] != isoID {
+				swap = append(swap, p)
+			}
+		}
+		prior.Interfaces = swap
+	}
+	prior.IsolationGroup = isoID
+
+	// Round two: untrack (or isolate), and everything else that does not wait on the swap.
+	var registered []tgPrior
+	var regMu sync.Mutex
+	first := isoID
+	if r.untrack {
+		first = untrackID
+	}
+	fns := []func() error{}
+	for _, p := range swap {
+		fns = append(fns,
+			func() error { return r.setGroups(ctx, p.ID, first) },
+			func() error {
+				if p.Tracking != nil && p.Tracking.TCPEstablished == minTCPEstablished &&
+					p.Tracking.UDPStream == minUDPStream && p.Tracking.UDP == minUDP {
+					return nil
+				}
+				return r.setTracking(ctx, p.ID, tracking{minTCPEstablished, minUDPStream, minUDP})
+			})
+	}
+	if prior.Protection {
+		fns = append(fns, func() error { return r.setProtection(ctx, true) })
+	}
+	if prior.Metadata != nil {
+		fns = append(fns, func() error { return r.setMetadata(ctx, imds, nil) })
+	}
+	if asg != "" {
+		fns = append(fns, func() error { return r.detach(ctx, asg) })
+	}
+	for _, arn := range tgs {
+		fns = append(fns, func() error {
+			ports, err := r.registrations(ctx, arn)
+			regMu.Lock()
+			for _, port := range ports {
+				registered = append(registered, tgPrior{ARN: arn, Port: port})
+			}
+			regMu.Unlock()
+			return err
+		})
+	}
+	if len(setTags) > 0 {
+		fns = append(fns, func() error { return setTags2(ctx, r, setTags) })
+	}
+	encode := func() *action.Result {
+		sort.Slice(registered, func(i, j int) bool {
+			if registered[i].ARN != registered[j].ARN {
+				return registered[i].ARN < registered[j].ARN
+			}
+			return registered[i].Port < registered[j].Port
+		})
+		prior.TargetGroups = registered
+		raw, _ := action.EncodePrior(prior)
+		return &action.Result{Status: action.Done, Prior: raw}
+	}
+	if err := action.Parallel(fns...); err != nil {
+		return encode(), err
+	}
+
+	// Round three: isolate after untracking, and take the instance out of its target groups.
+	fns = fns[:0]
+	if r.untrack {
+		for _, p := range swap {
+			fns = append(fns, func() error { return r.setGroups(ctx, p.ID, isoID) })
+		}
+	}
+	for _, tg := range registered {
+		fns = append(fns, func() error { return r.deregister(ctx, tg) })
+	}
+	changed := len(swap) > 0 || prior.Protection || prior.Metadata != nil || asg != "" || len(setTags) > 0 || len(registered) > 0
+	res := encode()
+	if err := action.Parallel(fns...); err != nil {
+		return res, err
+	}
+	if !changed {
+		return &action.Result{Status: action.AlreadyDone, Message: "the instance is already isolated in " + isoID}, nil
+	}
+	res.Message = fmt.Sprintf("%d network interface(s) moved into %s", len(swap), isoID)
+	return res, nil
+}
+
+func setTags2(ctx context.Context, r *isolateRun, set map[string]string) error {
+	return setTags(ctx, r.c, r.trace, r.account, r.id, set)
+}
+
+// findGroups looks the isolation and untracking groups up by name, in one VPC or (vpc "")
+// in every VPC of the region, and caches what it finds.
+func (r *isolateRun) findGroups(ctx context.Context, vpc string) error {
+	filters := []types.Filter{{Name: aws.String("group-name"), Values: []string{r.name, r.untrackNm}}}
+	if vpc != "" {
+		filters = append(filters, types.Filter{Name: aws.String("vpc-id"), Values: []string{vpc}})
+	}
+	in := &ec2.DescribeSecurityGroupsInput{Filters: filters}
+	for {
+		out, err := r.c.DescribeSecurityGroups(ctx, in)
+		if err != nil {
+			return action.AWSError(err, r.account, "ec2:DescribeSecurityGroups", "look up the isolation groups")
+		}
+		r.trace.Record(out.ResultMetadata)
+		r.found = append(r.found, out.SecurityGroups...)
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	for _, g := range r.found {
+		if ready(g, g.GroupName != nil && *g.GroupName == r.untrackNm) {
+			r.env.Cache.Put(groupCacheKey(r.account, r.region, aws.ToString(g.VpcId), aws.ToString(g.GroupName)), aws.ToString(g.GroupId))
+		}
+	}
+	if vpc == "" {
+		r.env.Cache.Put(lookedUpKey(r.account, r.region, r.name), "yes")
+	}
+	return nil
+}
+
+// allOpen reports whether perms allow all traffic from or to anywhere, IPv4 and IPv6.
+func allOpen(perms []types.IpPermission) (v4, v6 bool) {
+	for _, p := range perms {
+		if aws.ToString(p.IpProtocol) != "-1" {
+			continue
+		}
+		for _, rg := range p.IpRanges {
+			v4 = v4 || aws.ToString(rg.CidrIp) == "0.0.0.0/0"
+		}
+		for _, rg := range p.Ipv6Ranges {
+			v6 = v6 || aws.ToString(rg.CidrIpv6) == "::/0"
+		}
+	}
+	return v4, v6
+}
+
+// ready reports whether a group has the rules its role needs: none at all for isolation,
+// all traffic both ways for untracking.
+func ready(g types.SecurityGroup, untracking bool) bool {
+	if !untracking {
+		return len(g.IpPermissions) == 0 && len(g.IpPermissionsEgress) == 0
+	}
+	in4, in6 := allOpen(g.IpPermissions)
+	out4, out6 := allOpen(g.IpPermissionsEgress)
+	return in4 && in6 && out4 && out6
+}
+
+// ensureGroups returns the isolation and untracking groups of vpc, creating them or
+// completing their rules as needed: two round trips at most, and none when round one found
+// them ready.
+func (r *isolateRun) ensureGroups(ctx context.Context, vpc string) (iso, untrack string, err error) {
+	get := func(name string) *types.SecurityGroup {
+		for i := range r.found {
+			if aws.ToString(r.found[i].GroupName) == name && aws.ToString(r.found[i].VpcId) == vpc {
+				return &r.found[i]
+			}
+		}
+		return nil
+	}
+	var isoG, untrackG *types.SecurityGroup
+	err = action.Parallel(
+		func() (err error) { isoG, err = r.createGroup(ctx, vpc, r.name, get(r.name)); return err },
+		func() (err error) {
+			if !r.untrack {
+				return nil
+			}
+			untrackG, err = r.createGroup(ctx, vpc, r.untrackNm, get(r.untrackNm))
+			return err
+		},
+	)
+	if err != nil {
+		return "", "", err
+	}
+	err = action.Parallel(
+		func() error { return r.configure(ctx, isoG, false) },
+		func() error {
+			if untrackG == nil {
+				return nil
+			}
+			return r.configure(ctx, untrackG, true)
+		},
+	)
+	if err != nil {
+		return "", "", err
+	}
+	r.env.Cache.Put(groupCacheKey(r.account, r.region, vpc, r.name), aws.ToString(isoG.GroupId))
+	if untrackG != nil {
+		untrack = aws.ToString(untrackG.GroupId)
+		r.env.Cache.Put(groupCacheKey(r.account, r.region, vpc, r.untrackNm), untrack)
+	}
+	return aws.ToString(isoG.GroupId), untrack, nil
+}
+
+// createGroup returns g, or creates the group when g is nil. A new group has AWS's default
+// egress rule (all IPv4 traffic), which configure accounts for.
+func (r *isolateRun) createGroup(ctx context.Context, vpc, name string, g *types.SecurityGroup) (*types.SecurityGroup, error) {
+	if g != nil {
+		return g, nil
+	}
+	desc := "Firebreak: isolated instances, no traffic"
+	if name == r.untrackNm {
+		desc = "Firebreak: untracks connections before isolation"
+	}
+	out, err := r.c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
+		GroupName: aws.String(name), Description: aws.String(desc), VpcId: aws.String(vpc),
+		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeSecurityGroup,
+			Tags: []types.Tag{{Key: aws.String("firebreak:managed"), Value: aws.String("true")}}}},
+	})
+	if err != nil {
+		if cloud.Code(err) == "InvalidGroup.Duplicate" {
+			// Another incident created it first; find it.
+			if ferr := r.findGroups(ctx, vpc); ferr == nil {
+				for i := range r.found {
+					if aws.ToString(r.found[i].GroupName) == name && aws.ToString(r.found[i].VpcId) == vpc {
+						return &r.found[i], nil
+					}
+				}
+			}
+		}
+		return nil, action.AWSError(err, r.account, "ec2:CreateSecurityGroup", "create security group "+name+" in "+vpc)
+	}
+	r.trace.Record(out.ResultMetadata)
+	return &types.SecurityGroup{GroupId: out.GroupId, GroupName: aws.String(name), VpcId: aws.String(vpc),
+		IpPermissionsEgress: []types.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}, nil
+}
+
+// configure gives a group the rules its role needs, with one call per direction at most.
+func (r *isolateRun) configure(ctx context.Context, g *types.SecurityGroup, untracking bool) error {
+	id := aws.ToString(g.GroupId)
+	if !untracking {
+		if len(g.IpPermissionsEgress) == 0 && len(g.IpPermissions) == 0 {
+			return nil
+		}
+		return action.Parallel(
+			func() error {
+				if len(g.IpPermissionsEgress) == 0 {
+					return nil
+				}
+				out, err := r.c.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{GroupId: g.GroupId, IpPermissions: g.IpPermissionsEgress})
+				if err != nil {
+					return action.AWSError(err, r.account, "ec2:RevokeSecurityGroupEgress", "empty isolation group "+id)
+				}
+				r.trace.Record(out.ResultMetadata)
+				return nil
+			},
+			func() error {
+				if len(g.IpPermissions) == 0 {
+					return nil
+				}
+				out, err := r.c.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: g.GroupId, IpPermissions: g.IpPermissions})
+				if err != nil {
+					return action.AWSError(err, r.account, "ec2:RevokeSecurityGroupIngress", "empty isolation group "+id)
+				}
+				r.trace.Record(out.ResultMetadata)
+				return nil
+			})
+	}
+	missing := func(perms []types.IpPermission) []types.IpPermission {
+		v4, v6 := allOpen(perms)
+		p := types.IpPermission{IpProtocol: aws.String("-1")}
+		if !v4 {
+			p.IpRanges = []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}
+		}
+		if !v6 {
+			p.Ipv6Ranges = []types.Ipv6Range{{CidrIpv6: aws.String("::/0")}}
+		}
+		if v4 && v6 {
+			return nil
+		}
+		return []types.IpPermission{p}
+	}
+	return action.Parallel(
+		func() error {
+			perms := missing(g.IpPermissions)
+			if perms == nil {
+				return nil
+			}
+			out, err := r.c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: g.GroupId, IpPermissions: perms})
+			if err != nil {
+				return action.AWSError(err, r.account, "ec2:AuthorizeSecurityGroupIngress", "open untracking group "+id)
+			}
+			r.trace.Record(out.ResultMetadata)
+			return nil
+		},
+		func() error {
+			perms := missing(g.IpPermissionsEgress)
+			if perms == nil {
+				return nil
+			}
+			out, err := r.c.AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{GroupId: g.GroupId, IpPermissions: perms})
+			if err != nil {
+				return action.AWSError(err, r.account, "ec2:AuthorizeSecurityGroupEgress", "open untracking group "+id)
+			}
+			r.trace.Record(out.ResultMetadata)
+			return nil
+		})
+}
+
+func (r *isolateRun) autoScalingGroup(ctx context.Context) (string, error) {
+	c, err := r.env.Cloud.AutoScaling(ctx, r.account, r.region)
+	if err != nil {
+		return "", err
+	}
+	out, err := c.DescribeAutoScalingInstances(ctx, &autoscaling.DescribeAutoScalingInstancesInput{InstanceIds: []string{r.id}})
+	if err != nil {
+		return "", action.AWSError(err, r.account, "autoscaling:DescribeAutoScalingInstances", "find the Auto Scaling group")
+	}
+	r.trace.Record(out.ResultMetadata)
+	for _, i := range out.AutoScalingInstances {
+		if aws.ToString(i.InstanceId) == r.id {
+			return aws.ToString(i.AutoScalingGroupName), nil
+		}
+	}
+	return "", nil
+}
+
+func (r *isolateRun) targetGroups(ctx context.Context) ([]string, error) {
+	c, err := r.env.Cloud.ELBv2(ctx, r.account, r.region)
+	if err != nil {
+		return nil, err
+	}
+	var arns []string
+	in := &elbv2.DescribeTargetGroupsInput{}
+	for {
+		out, err := c.DescribeTargetGroups(ctx, in)
+		if err != nil {
+			return nil, action.AWSError(err, r.account, "elasticloadbalancing:DescribeTargetGroups", "list target groups")
+		}
+		r.trace.Record(out.ResultMetadata)
+		for _, tg := range out.TargetGroups {
+			if tg.TargetType == "" || tg.TargetType == elbtypes.TargetTypeEnumInstance {
+				arns = append(arns, aws.ToString(tg.TargetGroupArn))
+			}
+		}
+		if aws.ToString(out.NextMarker) == "" {
+			return arns, nil
+		}
+		in.Marker = out.NextMarker
+	}
+}
+
+// registrations returns the ports the instance is registered on in a target group.
+func (r *isolateRun) registrations(ctx context.Context, arn string) ([]int32, error) {
+	c, err := r.env.Cloud.ELBv2(ctx, r.account, r.region)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(arn)})
+	if err != nil {
+		return nil, action.AWSError(err, r.account, "elasticloadbalancing:DescribeTargetHealth", "read target group "+arn)
+	}
+	r.trace.Record(out.ResultMetadata)
+	var ports []int32
+	for _, d := range out.TargetHealthDescriptions {
+		if d.Target != nil && aws.ToString(d.Target.Id) == r.id {
+			if d.TargetHealth != nil && d.TargetHealth.State == elbtypes.TargetHealthStateEnumDraining {
+				continue
+			}
+			ports = append(ports, aws.ToInt32(d.Target.Port))
+		}
+	}
+	return ports, nil
+}
+
+func (r *isolateRun) setGroups(ctx context.Context, eni string, groups ...string) error {
+	out, err := r.c.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
+		NetworkInterfaceId: aws.String(eni), Groups: groups})
+	if err != nil {
+		return action.AWSError(err, r.account, "ec2:ModifyNetworkInterfaceAttribute", "set the groups of "+eni)
+	}
+	r.trace.Record(out.ResultMetadata)
+	return nil
+}
+
+func (r *isolateRun) setTracking(ctx context.Context, eni string, t tracking) error {
+	out, err := r.c.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
+		NetworkInterfaceId: aws.String(eni),
+		ConnectionTrackingSpecification: &types.ConnectionTrackingSpecificationRequest{
+			TcpEstablishedTimeout: aws.Int32(t.TCPEstablished), UdpStreamTimeout: aws.Int32(t.UDPStream), UdpTimeout: aws.Int32(t.UDP)},
+	})
+	if err != nil {
+		return action.AWSError(err, r.account, "ec2:ModifyNetworkInterfaceAttribute", "set the connection tracking timeouts of "+eni)
+	}
+	r.trace.Record(out.ResultMetadata)
+	return nil
+}
+
+func (r *isolateRun) setProtection(ctx context.Context, on bool) error {
+	out, err := r.c.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{
+		InstanceId: aws.String(r.id), DisableApiTermination: &types.AttributeBooleanValue{Value: aws.Bool(on)}})
+	if err != nil {
+		return action.AWSError(err, r.account, "ec2:ModifyInstanceAttribute", "set termination protection")
+	}
+	r.trace.Record(out.ResultMetadata)
+	return nil
+}
+
+// setMetadata applies the imds parameter, or with back non-nil, puts back prior options.
+func (r *isolateRun) setMetadata(ctx context.Context, imds string, back *imdsPrior) error {
+	in := &ec2.ModifyInstanceMetadataOptionsInput{InstanceId: aws.String(r.id)}
+	switch {
+	case back != nil:
+		in.HttpTokens = types.HttpTokensState(back.HTTPTokens)
+		in.HttpEndpoint = types.InstanceMetadataEndpointState(back.HTTPEndpoint)
+	case imds == "disabled":
+		in.HttpEndpoint = types.InstanceMetadataEndpointStateDisabled
+	default:
+		in.HttpTokens = types.HttpTokensStateRequired
+		in.HttpEndpoint = types.InstanceMetadataEndpointStateEnabled
+	}
+	out, err := r.c.ModifyInstanceMetadataOptions(ctx, in)
+	if err != nil {
+		return action.AWSError(err, r.account, "ec2:ModifyInstanceMetadataOptions", "set the instance metadata options")
+	}
+	r.trace.Record(out.ResultMetadata)
+	return nil
+}
+
+func (r *isolateRun) detach(ctx context.Context, asg string) error {
+	c, err := r.env.Cloud.AutoScaling(ctx, r.account, r.region)
+	if err != nil {
+		return err
+	}
+	out, err := c.DetachInstances(ctx, &autoscaling.DetachInstancesInput{AutoScalingGroupName: aws.String(asg),
+		InstanceIds: []string{r.id}, ShouldDecrementDesiredCapacity: aws.Bool(false)})
+	if err != nil {
+		return action.AWSError(err, r.account, "autoscaling:DetachInstances", "detach from Auto Scaling group "+asg)
+	}
+	r.trace.Record(out.ResultMetadata)
+	return nil
+}
+
+func (r *isolateRun) deregister(ctx context.Context, tg tgPrior) error {
+	c, err := r.env.Cloud.ELBv2(ctx, r.account, r.region)
+	if err != nil {
+		return err
+	}
+	target := elbtypes.TargetDescription{Id: aws.String(r.id)}
+	if tg.Port != 0 {
+		target.Port = aws.Int32(tg.Port)
+	}
+	out, err := c.DeregisterTargets(ctx, &elbv2.DeregisterTargetsInput{TargetGroupArn: aws.String(tg.ARN), Targets: []elbtypes.TargetDescription{target}})
+	if err != nil {
+		return action.AWSError(err, r.account, "elasticloadbalancing:DeregisterTargets", "deregister from "+tg.ARN)
+	}
+	r.trace.Record(out.ResultMetadata)
+	return nil
+}
+
+func (isolate) Undo(ctx context.Context, env *action.Env, req *action.Request, raw json.RawMessage) (*action.Result, error) {
+	t := req.Target
+	var prior isolatePrior
+	if err := action.DecodePrior(raw, &prior); err != nil {
+		return nil, fmt.Errorf("release %s in %s: %w", t.ID, t.Account, err)
+	}
+	c, err := env.Cloud.EC2(ctx, t.Account, t.Region)
+	if err != nil {
+		return nil, fmt.Errorf("release %s in %s: %w", t.ID, t.Account, err)
+	}
+	r := &isolateRun{env: env, req: req, c: c, trace: &action.Trace{}, account: t.Account, region: t.Region, id: t.ID}
+	var fns []func() error
+	for _, p := range prior.Interfaces {
+		tr := tracking{defaultTCPEstablished, defaultUDPStream, defaultUDP}
+		if p.Tracking != nil {
+			tr = *p.Tracking
+		}
+		fns = append(fns,
+			func() error { return r.setGroups(ctx, p.ID, p.Groups...) },
+			func() error { return r.setTracking(ctx, p.ID, tr) })
+	}
+	if prior.Protection {
+		fns = append(fns, func() error { return r.setProtection(ctx, false) })
+	}
+	if prior.Metadata != nil {
+		fns = append(fns, func() error { return r.setMetadata(ctx, "", prior.Metadata) })
+	}
+	if prior.AutoScaling != "" {
+		fns = append(fns, func() error {
+			ac, err := env.Cloud.AutoScaling(ctx, t.Account, t.Region)
+			if err != nil {
+				return err
+			}
+			out, err := ac.AttachInstances(ctx, &autoscaling.AttachInstancesInput{AutoScalingGroupName: aws.String(prior.AutoScaling), InstanceIds: []string{t.ID}})
+			if err != nil {
+				return action.AWSError(err, t.Account, "autoscaling:AttachInstances", "attach to Auto Scaling group "+prior.AutoScaling)
+			}
+			r.trace.Record(out.ResultMetadata)
+			return nil
+		})
+	}
+	for _, tg := range prior.TargetGroups {
+		fns = append(fns, func() error {
+			ec, err := env.Cloud.ELBv2(ctx, t.Account, t.Region)
+			if err != nil {
+				return err
+			}
+			target := elbtypes.TargetDescription{Id: aws.String(t.ID)}
+			if tg.Port != 0 {
+				target.Port = aws.Int32(tg.Port)
+			}
+			out, err := ec.RegisterTargets(ctx, &elbv2.RegisterTargetsInput{TargetGroupArn: aws.String(tg.ARN), Targets: []elbtypes.TargetDescription{target}})
+			if err != nil {
+				return action.AWSError(err, t.Account, "elasticloadbalancing:RegisterTargets", "register with "+tg.ARN)
+			}
+			r.trace.Record(out.ResultMetadata)
+			return nil
+		})
+	}
+	if len(prior.Tags) > 0 {
+		fns = append(fns, func() error { return undoTags(ctx, c, r.trace, t.Account, t.ID, prior.Tags) })
+	}
+	if err := action.Parallel(fns...); err != nil {
+		return &action.Result{Status: action.Done, RequestIDs: r.trace.IDs()}, fmt.Errorf("release %s in %s: %w", t.ID, t.Account, err)
+	}
+	msg := "network interfaces, termination protection, metadata options, Auto Scaling group and target groups restored; the isolation groups are kept for other instances"
+	return &action.Result{Status: action.Done, Message: msg, RequestIDs: r.trace.IDs()}, nil
 }
