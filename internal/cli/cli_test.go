@@ -13,7 +13,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // run invokes the command line as a user would and returns its exit code and output.
-func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+func invoke(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
@@ -90,7 +90,7 @@ func TestCommands(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errs := run(t, tt.stdin, tt.args...)
+			code, out, errs := invoke(t, tt.stdin, tt.args...)
 			if code != tt.wantCode {
 				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, out, errs)
 			}

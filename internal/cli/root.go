@@ -86,6 +86,8 @@ evidence first, records every step, and can undo its containment exactly.`,
 		newReplayCmd(s),
 		newPatternCmd(s),
 		newPlaybookCmd(s),
+		newRunCmd(s),
+		newIAMPolicyCmd(s),
 	)
 	return root
 }
