@@ -164,7 +164,7 @@ func getFinding(ctx context.Context, c cloud.SecurityHub, trace *action.Trace, a
 	}
 	trace.Record(out.ResultMetadata)
 	if len(out.Findings) == 0 {
-		return nil, errors.New("Security Hub has no such finding here; with cross-region aggregation, findings are updated in the region they were recorded in")
+		return nil, errors.New("no such finding in Security Hub here; with cross-region aggregation, findings are updated in the region they were recorded in")
 	}
 	return &out.Findings[0], nil
 }
@@ -188,7 +188,7 @@ func batchUpdate(ctx context.Context, c cloud.SecurityHub, trace *action.Trace, 
 		for _, u := range out.UnprocessedFindings {
 			msgs = append(msgs, aws.ToString(u.ErrorCode)+": "+aws.ToString(u.ErrorMessage))
 		}
-		return fmt.Errorf("Security Hub did not update the finding: %s", strings.Join(msgs, "; "))
+		return fmt.Errorf("the finding was not updated by Security Hub: %s", strings.Join(msgs, "; "))
 	}
 	return nil
 }
