@@ -62,7 +62,14 @@ func (n *normaliser) dispatch(v any, raw []byte, wrap int, where string) {
 	case has(m, "Records"):
 		n.records(m, raw, wrap, where)
 	case has(m, "Messages"):
-		for i, msg := range arr(m, "Messages") {
+		// SQS ReceiveMessage output. A list that is no list, or holds nothing, is rejected
+		// rather than read as zero events: the value would otherwise vanish without a word.
+		list, ok := m["Messages"].([]any)
+		if !ok || len(list) == 0 {
+			n.reject(where, fmt.Errorf("field Messages holds no SQS messages; %s", expected))
+			return
+		}
+		for i, msg := range list {
 			o, _ := msg.(map[string]any)
 			n.wrapped(o["Body"], wrap, fmt.Sprintf("%s[%d].Body", join(where, "Messages"), i))
 		}
