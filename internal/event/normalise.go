@@ -160,8 +160,8 @@ func (n *normaliser) wrapped(v any, wrap int, where string) {
 // records handles the Records list of a Lambda SQS or SNS event, or of a CloudTrail log file.
 func (n *normaliser) records(m map[string]any, raw []byte, wrap int, where string) {
 	list, ok := m["Records"].([]any)
-	if !ok {
-		n.reject(where, fmt.Errorf("field Records is not a list; %s", expected))
+	if !ok || len(list) == 0 {
+		n.reject(where, fmt.Errorf("field Records holds no records; %s", expected))
 		return
 	}
 	var spans [][]byte
@@ -199,7 +199,11 @@ func spanAt(spans [][]byte, i int, v any) []byte {
 // findings handles a {"Findings": [...]} list as written by Security Hub's GetFindings
 // and BatchImportFindings.
 func (n *normaliser) findings(m map[string]any, raw []byte, where string) {
-	list, _ := m["Findings"].([]any)
+	list, ok := m["Findings"].([]any)
+	if !ok || len(list) == 0 {
+		n.reject(where, fmt.Errorf("field Findings holds no findings; %s", expected))
+		return
+	}
 	spans := elementSpans(raw, "Findings")
 	for i, f := range list {
 		at := fmt.Sprintf("%s[%d]", join(where, "Findings"), i)
