@@ -14,14 +14,12 @@ import (
 	"github.com/firebreak-sec/firebreak/internal/cloud"
 	"github.com/firebreak-sec/firebreak/internal/cloud/sim"
 	"github.com/firebreak-sec/firebreak/internal/event"
-	"github.com/firebreak-sec/firebreak/internal/run"
-	"github.com/firebreak-sec/firebreak/internal/world"
 )
 
-// findingWorld has what the evidence, finding and network actions act on: an instance
+// findingYAML has what the evidence, finding and network actions act on: an instance
 // the SSM agent manages, buckets with and without default encryption, a GuardDuty
 // detector, Security Hub findings and a stateful Network Firewall rule group.
-const findingWorld = `
+const findingYAML = `
 accounts:
   - id: "111122223333"
     name: prod
@@ -79,16 +77,13 @@ const (
 	gdFindingID  = "60baffd3f9042e38640f2300d5c5a631"
 )
 
+// findingWorld is findingYAML with the evidence, finding and network actions' cases.
+var findingWorld = execWorld{name: "finding", yaml: findingYAML, cases: findingCases,
+	cloud: func(o *sim.Org) cloud.Provider { return provider{o} }}
+
 func newFindingOrg(t *testing.T, opts sim.Options) (*sim.Org, *action.Env) {
 	t.Helper()
-	w, err := world.Parse("finding.yaml", []byte(findingWorld))
-	if err != nil {
-		t.Fatal(err)
-	}
-	org := sim.New(w, opts)
-	env := &action.Env{Cloud: provider{org}, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
-		Poll: time.Millisecond, Retry: action.Retry{Attempts: 8, Base: time.Millisecond, Max: 5 * time.Millisecond}}
-	return org, env
+	return findingWorld.org(t, opts)
 }
 
 // securityHubEvent is a Security Hub finding event as the normaliser leaves it.
@@ -110,15 +105,6 @@ func cloudTrailEvent() *event.Event {
 	return &event.Event{ID: "ct-1", Source: event.SourceCloudTrail, FindingID: "ct-1", Account: prod, Region: region}
 }
 
-type findingCase struct {
-	execCase
-	event *event.Event
-	// opts are the simulation's options (PendingPolls for what AWS finishes later).
-	opts sim.Options
-	// skipped means the action does not apply and must change nothing.
-	skipped bool
-}
-
 func bucketTarget(name string) action.Target {
 	return action.Target{Kind: event.KindS3Bucket, ID: name, Account: prod, Region: region}
 }
@@ -138,189 +124,31 @@ func withoutNotes(v any) {
 	walk(v, func(m map[string]any) { delete(m, "note") })
 }
 
-var findingCases = []findingCase{
-	{execCase: execCase{action: "ec2.capture-memory", target: instance("i-0ssm")}},
-	{execCase: execCase{action: "ec2.capture-memory", target: instance("i-0ssm"), with: map[string]any{"bucket": "evidence-prod"}},
+var findingCases = []execCase{
+	{action: "ec2.capture-memory", target: instance("i-0ssm")},
+	{action: "ec2.capture-memory", target: instance("i-0ssm"), with: map[string]any{"bucket": "evidence-prod"},
 		opts: sim.Options{PendingPolls: 3}},
-	{execCase: execCase{action: "s3.enforce-encryption", target: bucketTarget("data-plain")}},
-	{execCase: execCase{action: "s3.enforce-encryption", target: bucketTarget("data-sse")}},
-	{execCase: execCase{action: "s3.enforce-encryption", target: bucketTarget("data-kms")}},
-	{execCase: execCase{action: "s3.enforce-encryption", target: bucketTarget("data-kms"), with: map[string]any{"algorithm": "AES256"}}},
-	{execCase: execCase{action: "s3.enforce-encryption", target: bucketTarget("data-plain"), with: map[string]any{"kms_key_id": "alias/incident"}}},
-	{execCase: execCase{action: "securityhub.update-finding", target: bucketTarget("data-plain"), ignore: withoutNotes}, event: securityHubEvent()},
-	{execCase: execCase{action: "securityhub.update-finding", target: bucketTarget("data-plain"), with: map[string]any{"workflow_status": "RESOLVED", "note": "contained"}, ignore: withoutNotes}, event: securityHubEvent()},
-	{execCase: execCase{action: "securityhub.update-finding", target: bucketTarget("data-plain")}, event: guardDutyEvent(gdFindingID), skipped: true},
-	{execCase: execCase{action: "guardduty.archive-finding", target: instance("i-0ssm")}, event: guardDutyEvent(gdFindingID)},
-	{execCase: execCase{action: "guardduty.archive-finding", target: instance("i-0ssm")}, event: cloudTrailEvent(), skipped: true},
-	{execCase: execCase{action: "network-firewall.block-ip", target: ipTarget("203.0.113.45"), ignore: withoutUpdateTokens}},
-	{execCase: execCase{action: "network-firewall.block-ip", target: ipTarget("2001:db8::45"), ignore: withoutUpdateTokens}},
-	{execCase: execCase{action: "ssm.start-automation", target: instance("i-0ssm"), with: map[string]any{"document": "Quarantine-Runbook", "target_parameter": "InstanceId"}},
+	{action: "s3.enforce-encryption", target: bucketTarget("data-plain")},
+	{action: "s3.enforce-encryption", target: bucketTarget("data-sse")},
+	{action: "s3.enforce-encryption", target: bucketTarget("data-kms")},
+	{action: "s3.enforce-encryption", target: bucketTarget("data-kms"), with: map[string]any{"algorithm": "AES256"}},
+	{action: "s3.enforce-encryption", target: bucketTarget("data-plain"), with: map[string]any{"kms_key_id": "alias/incident"}},
+	{action: "securityhub.update-finding", target: bucketTarget("data-plain"), ignore: withoutNotes, event: securityHubEvent()},
+	{action: "securityhub.update-finding", target: bucketTarget("data-plain"), with: map[string]any{"workflow_status": "RESOLVED", "note": "contained"}, ignore: withoutNotes, event: securityHubEvent()},
+	{action: "securityhub.update-finding", target: bucketTarget("data-plain"), event: guardDutyEvent(gdFindingID), skipped: true},
+	{action: "guardduty.archive-finding", target: instance("i-0ssm"), event: guardDutyEvent(gdFindingID)},
+	{action: "guardduty.archive-finding", target: instance("i-0ssm"), event: cloudTrailEvent(), skipped: true},
+	{action: "network-firewall.block-ip", target: ipTarget("203.0.113.45"), ignore: withoutUpdateTokens},
+	{action: "network-firewall.block-ip", target: ipTarget("2001:db8::45"), ignore: withoutUpdateTokens},
+	{action: "ssm.start-automation", target: instance("i-0ssm"), with: map[string]any{"document": "Quarantine-Runbook", "target_parameter": "InstanceId"},
 		opts: sim.Options{PendingPolls: 2}},
-}
-
-func findingRequest(t *testing.T, c findingCase) (*action.Spec, *action.Request) {
-	t.Helper()
-	spec, req := request(t, c.execCase)
-	req.Event = c.event
-	return spec, req
-}
-
-func findingName(c findingCase) string {
-	n := name(c.execCase)
-	if c.event != nil {
-		n += "/" + string(c.event.Source)
-	}
-	return n
-}
-
-// TestFindingDoUndo is TestDoUndo for actions that need an event or a world of their own.
-func TestFindingDoUndo(t *testing.T) {
-	ctx := context.Background()
-	for _, c := range findingCases {
-		t.Run(findingName(c), func(t *testing.T) {
-			org, env := newFindingOrg(t, c.opts)
-			spec, req := findingRequest(t, c)
-			before := dump(t, org, c.ignore)
-			res, err := spec.Exec.Do(ctx, env, req)
-			if err != nil {
-				t.Fatalf("Do: %v", err)
-			}
-			if c.skipped {
-				if res.Status != action.Skipped || res.Message == "" {
-					t.Errorf("Do: status %s (%q), want skipped with a reason", res.Status, res.Message)
-				}
-				if d := dump(t, org, c.ignore); d != before {
-					t.Errorf("a skipped Do changed the world:\n%s", diff(before, d))
-				}
-				return
-			}
-			if res.Status != action.Done {
-				t.Fatalf("Do: status %s (%s), want done", res.Status, res.Message)
-			}
-			if spec.Evidence && len(res.Evidence) == 0 {
-				t.Error("an evidence action reported no evidence")
-			}
-			afterDo := dump(t, org, c.ignore)
-			if afterDo == before {
-				t.Fatal("Do changed nothing")
-			}
-			again, err := spec.Exec.Do(ctx, env, req)
-			if err != nil {
-				t.Fatalf("second Do: %v", err)
-			}
-			if again.Status != action.AlreadyDone {
-				t.Errorf("second Do: status %s, want already-done; prior %s", again.Status, again.Prior)
-			}
-			if d := dump(t, org, c.ignore); d != afterDo {
-				t.Errorf("second Do changed the world:\n%s", diff(afterDo, d))
-			}
-			_, err = spec.Exec.Undo(ctx, env, req, res.Prior)
-			switch {
-			case spec.Destructive:
-				if err == nil || !strings.Contains(err.Error(), "cannot be undone") {
-					t.Errorf("Undo of a destructive action: %v, want cannot be undone", err)
-				}
-			case !spec.Reversible:
-				if err != nil {
-					t.Errorf("Undo of an irreversible action: %v", err)
-				}
-				if d := dump(t, org, c.ignore); d != afterDo {
-					t.Errorf("Undo of an irreversible action changed the world:\n%s", diff(afterDo, d))
-				}
-			default:
-				if err != nil {
-					t.Fatalf("Undo: %v", err)
-				}
-				if d := dump(t, org, c.ignore); d != before {
-					t.Errorf("Undo did not restore the world:\n%s", diff(before, d))
-				}
-			}
-		})
-	}
-}
-
-// TestFindingPermissionsCoverCalls is TestPermissionsCoverCalls for findingCases.
-func TestFindingPermissionsCoverCalls(t *testing.T) {
-	ctx := context.Background()
-	for _, c := range findingCases {
-		t.Run(findingName(c), func(t *testing.T) {
-			org, env := newFindingOrg(t, c.opts)
-			spec, req := findingRequest(t, c)
-			res, err := spec.Exec.Do(ctx, env, req)
-			if err != nil {
-				t.Fatalf("Do: %v", err)
-			}
-			if _, err := spec.Exec.Do(ctx, env, req); err != nil {
-				t.Fatalf("second Do: %v", err)
-			}
-			// A skipped Do recorded nothing, so there is nothing for Undo to call.
-			if spec.Reversible && !c.skipped {
-				if _, err := spec.Exec.Undo(ctx, env, req, res.Prior); err != nil {
-					t.Fatalf("Undo: %v", err)
-				}
-			}
-			declared := map[string]bool{}
-			for _, p := range spec.Permissions {
-				declared[p] = true
-			}
-			for _, call := range org.Calls() {
-				if p := permissionFor(call); !declared[p] {
-					t.Errorf("calls %s:%s, which needs %s, not among its permissions", call.Service, call.Operation, p)
-				}
-			}
-		})
-	}
-}
-
-// TestFindingFaults is TestFaults for findingCases.
-func TestFindingFaults(t *testing.T) {
-	ctx := context.Background()
-	for _, c := range findingCases {
-		if c.skipped {
-			continue
-		}
-		for _, f := range []struct {
-			name  string
-			fault sim.Fault
-		}{
-			{"throttled", sim.Fault{ThrottleRate: 0.1}},
-			{"5xx", sim.Fault{ServerErrorRate: 0.1}},
-			{"denied", sim.Fault{AccessDenied: true}},
-		} {
-			t.Run(findingName(c)+"/"+f.name, func(t *testing.T) {
-				opts := c.opts
-				opts.Seed, opts.Faults = 7, []sim.Fault{f.fault}
-				org, env := newFindingOrg(t, opts)
-				env.Retry.Attempts = 30
-				plan := run.Plan{Incident: "inc-1", Outcome: run.OutcomePlanned, Target: c.target, Event: c.event,
-					Steps: []run.Step{{Action: c.action, With: c.with, Outcome: run.OutcomePlanned}}}
-				rep := run.Execute(ctx, env, Default(), plan)
-				st := rep.Steps[0]
-				if f.fault.AccessDenied {
-					if st.Status != run.Failed || len(org.Calls()) == 0 {
-						t.Fatalf("status %s (%s), want failed", st.Status, st.Reason)
-					}
-					if !strings.Contains(st.Reason, "denied") || !strings.Contains(st.Reason, ":") {
-						t.Errorf("reason %q does not name the denied permission", st.Reason)
-					}
-					if st.Retryable {
-						t.Error("a denied step is marked retryable")
-					}
-					return
-				}
-				if st.Status != run.Done {
-					t.Fatalf("status %s after %d attempts (%s), want done", st.Status, st.Attempts, st.Reason)
-				}
-			})
-		}
-	}
 }
 
 // TestCaptureMemoryNeedsAgent checks that a capture on an instance without an online SSM
 // agent fails, naming the cause, before any command is sent.
 func TestCaptureMemoryNeedsAgent(t *testing.T) {
 	org, env := newFindingOrg(t, sim.Options{})
-	spec, req := findingRequest(t, findingCase{execCase: execCase{action: "ec2.capture-memory", target: instance("i-0dark")}})
+	spec, req := request(t, execCase{action: "ec2.capture-memory", target: instance("i-0dark")})
 	_, err := spec.Exec.Do(context.Background(), env, req)
 	if err == nil || !strings.Contains(err.Error(), "SSM agent") {
 		t.Fatalf("Do: %v, want an error naming the SSM agent", err)
@@ -371,7 +199,7 @@ func TestFirewallBlockRetriesStaleToken(t *testing.T) {
 	org, env := newFindingOrg(t, sim.Options{})
 	raced := false
 	env.Cloud = racingProvider{provider{org}, &raced}
-	spec, req := findingRequest(t, findingCase{execCase: execCase{action: "network-firewall.block-ip", target: ipTarget("203.0.113.9")}})
+	spec, req := request(t, execCase{action: "network-firewall.block-ip", target: ipTarget("203.0.113.9")})
 	res, err := spec.Exec.Do(context.Background(), env, req)
 	if err != nil {
 		t.Fatalf("Do: %v", err)
@@ -393,8 +221,8 @@ func TestFirewallBlockRetriesStaleToken(t *testing.T) {
 // cannot reverse a runbook.
 func TestAutomationStoppedWhenStepEnds(t *testing.T) {
 	org, env := newFindingOrg(t, sim.Options{PendingPolls: 1 << 20})
-	spec, req := findingRequest(t, findingCase{execCase: execCase{action: "ssm.start-automation", target: instance("i-0ssm"),
-		with: map[string]any{"document": "Quarantine-Runbook", "target_parameter": "InstanceId"}}})
+	spec, req := request(t, execCase{action: "ssm.start-automation", target: instance("i-0ssm"),
+		with: map[string]any{"document": "Quarantine-Runbook", "target_parameter": "InstanceId"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	res, err := spec.Exec.Do(ctx, env, req)

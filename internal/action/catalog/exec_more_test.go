@@ -17,13 +17,12 @@ import (
 	"github.com/firebreak-sec/firebreak/internal/cloud"
 	"github.com/firebreak-sec/firebreak/internal/cloud/sim"
 	"github.com/firebreak-sec/firebreak/internal/event"
-	"github.com/firebreak-sec/firebreak/internal/run"
 	"github.com/firebreak-sec/firebreak/internal/world"
 )
 
-// moreWorld has the IAM principals, trails, IP sets, groups and buckets the identity,
+// moreYAML has the IAM principals, trails, IP sets, groups and buckets the identity,
 // logging, network and general actions act on.
-const moreWorld = `
+const moreYAML = `
 accounts:
   - id: "111122223333"
     name: prod
@@ -135,18 +134,15 @@ func (p moreProvider) S3(ctx context.Context, account, region string) (cloud.S3,
 	return bucketTagging{S3: c, org: p.Org, region: region}, nil
 }
 
+// moreWorld is moreYAML with the identity, logging, network and general actions' cases. Its
+// clock is fixed because iam.revoke-role-sessions writes the time into its policy.
+var moreWorld = execWorld{name: "more", yaml: moreYAML, cases: moreCases,
+	cloud: func(o *sim.Org) cloud.Provider { return moreProvider{provider{o}} },
+	now:   time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)}
+
 func newMoreOrg(t *testing.T, opts sim.Options) (*sim.Org, *action.Env) {
 	t.Helper()
-	w, err := world.Parse("more.yaml", []byte(moreWorld))
-	if err != nil {
-		t.Fatal(err)
-	}
-	org := sim.New(w, opts)
-	now := time.Date(2026, 11, 27, 5, 0, 0, 0, time.UTC)
-	env := &action.Env{Cloud: moreProvider{provider{org}}, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
-		Now: func() time.Time { return now }, Poll: time.Millisecond,
-		Retry: action.Retry{Attempts: 8, Base: time.Millisecond, Max: 5 * time.Millisecond}}
-	return org, env
+	return moreWorld.org(t, opts)
 }
 
 func target(kind event.Kind, id string) action.Target {
@@ -175,7 +171,7 @@ var moreCases = []execCase{
 	{action: "tag", target: target(event.KindIAMUser, "alice"), with: map[string]any{"tags": map[string]string{"team": "ir", "firebreak:status": "contained"}}},
 	{action: "tag", target: target(event.KindIAMRole, "app-role")},
 	{action: "tag", target: target(event.KindS3Bucket, "bare-bucket")},
-	{action: "notify", target: instance("i-0abc"), with: map[string]any{"channel": "arn:aws:sns:us-east-1:111122223333:incidents", "message": "Contained."}},
+	{action: "notify", target: instance("i-0abc"), with: map[string]any{"channel": "arn:aws:sns:us-east-1:111122223333:incidents", "message": "Contained."}, notAuthorized: true},
 }
 
 // dropLockTokens forgets IP sets' lock tokens: every write issues a new one, so a set
@@ -205,126 +201,6 @@ func sortRules(v any) {
 			})
 		}
 	})
-}
-
-// TestMoreDoUndo is TestDoUndo for the cases of moreWorld.
-func TestMoreDoUndo(t *testing.T) {
-	ctx := context.Background()
-	for _, c := range moreCases {
-		t.Run(name(c), func(t *testing.T) {
-			org, env := newMoreOrg(t, sim.Options{})
-			spec, req := request(t, c)
-			before := dump(t, org, c.ignore)
-			res, err := spec.Exec.Do(ctx, env, req)
-			if err != nil {
-				t.Fatalf("Do: %v", err)
-			}
-			if res.Status != action.Done {
-				t.Fatalf("Do: status %s, want done", res.Status)
-			}
-			afterDo := dump(t, org, c.ignore)
-			if afterDo == before {
-				t.Fatal("Do changed nothing")
-			}
-			again, err := spec.Exec.Do(ctx, env, req)
-			if err != nil {
-				t.Fatalf("second Do: %v", err)
-			}
-			if again.Status != action.AlreadyDone {
-				t.Errorf("second Do: status %s, want already-done; prior %s", again.Status, again.Prior)
-			}
-			if d := dump(t, org, c.ignore); d != afterDo {
-				t.Errorf("second Do changed the world:\n%s", diff(afterDo, d))
-			}
-			_, err = spec.Exec.Undo(ctx, env, req, res.Prior)
-			switch {
-			case !spec.Reversible:
-				if err != nil {
-					t.Errorf("Undo of an irreversible remedy: %v", err)
-				}
-				if d := dump(t, org, c.ignore); d != afterDo {
-					t.Errorf("Undo of an irreversible remedy changed the world:\n%s", diff(afterDo, d))
-				}
-			default:
-				if err != nil {
-					t.Fatalf("Undo: %v", err)
-				}
-				if d := dump(t, org, c.ignore); d != before {
-					t.Errorf("Undo did not restore the world:\n%s", diff(before, d))
-				}
-			}
-		})
-	}
-}
-
-// TestMorePermissionsCoverCalls is TestPermissionsCoverCalls for the cases of moreWorld.
-func TestMorePermissionsCoverCalls(t *testing.T) {
-	ctx := context.Background()
-	for _, c := range moreCases {
-		t.Run(name(c), func(t *testing.T) {
-			org, env := newMoreOrg(t, sim.Options{})
-			spec, req := request(t, c)
-			res, err := spec.Exec.Do(ctx, env, req)
-			if err != nil {
-				t.Fatalf("Do: %v", err)
-			}
-			if spec.Reversible {
-				if _, err := spec.Exec.Undo(ctx, env, req, res.Prior); err != nil {
-					t.Fatalf("Undo: %v", err)
-				}
-			}
-			declared := map[string]bool{}
-			for _, p := range spec.Permissions {
-				declared[p] = true
-			}
-			for _, call := range org.Calls() {
-				if p := permissionFor(call); !declared[p] {
-					t.Errorf("calls %s:%s, which needs %s, not among its permissions", call.Service, call.Operation, p)
-				}
-			}
-		})
-	}
-}
-
-// TestMoreFaults is TestFaults for the cases of moreWorld.
-func TestMoreFaults(t *testing.T) {
-	ctx := context.Background()
-	for _, c := range moreCases {
-		for _, f := range []struct {
-			name  string
-			fault sim.Fault
-		}{
-			{"throttled", sim.Fault{ThrottleRate: 0.1}},
-			{"5xx", sim.Fault{ServerErrorRate: 0.1}},
-			{"denied", sim.Fault{AccessDenied: true}},
-		} {
-			t.Run(name(c)+"/"+f.name, func(t *testing.T) {
-				org, env := newMoreOrg(t, sim.Options{Seed: 7, Faults: []sim.Fault{f.fault}})
-				env.Retry.Attempts = 30
-				plan := run.Plan{Incident: "inc-1", Outcome: run.OutcomePlanned, Target: c.target,
-					Steps: []run.Step{{Action: c.action, With: c.with, Outcome: run.OutcomePlanned}}}
-				rep := run.Execute(ctx, env, Default(), plan)
-				st := rep.Steps[0]
-				if f.fault.AccessDenied {
-					if st.Status != run.Failed || len(org.Calls()) == 0 {
-						t.Fatalf("status %s (%s), want failed", st.Status, st.Reason)
-					}
-					// SNS says AuthorizationError, which cloud.Classify does not take for a
-					// denial, so its message says "not authorized" rather than "denied".
-					if !strings.Contains(st.Reason, "denied") && !strings.Contains(st.Reason, "not authorized") {
-						t.Errorf("reason %q does not say access was denied", st.Reason)
-					}
-					if st.Retryable {
-						t.Error("a denied step is marked retryable")
-					}
-					return
-				}
-				if st.Status != run.Done {
-					t.Fatalf("status %s after %d attempts (%s), want done", st.Status, st.Attempts, st.Reason)
-				}
-			})
-		}
-	}
 }
 
 // lockContention is a WAF API on which another writer changes the set just before each of

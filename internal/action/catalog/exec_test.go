@@ -1,10 +1,7 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +12,6 @@ import (
 	"github.com/firebreak-sec/firebreak/internal/cloud"
 	"github.com/firebreak-sec/firebreak/internal/cloud/sim"
 	"github.com/firebreak-sec/firebreak/internal/event"
-	"github.com/firebreak-sec/firebreak/internal/run"
 	"github.com/firebreak-sec/firebreak/internal/world"
 )
 
@@ -99,54 +95,7 @@ func (p provider) EC2(ctx context.Context, account, region string) (cloud.EC2, e
 
 func newOrg(t *testing.T, opts sim.Options) (*sim.Org, *action.Env) {
 	t.Helper()
-	w, err := world.Parse("test.yaml", []byte(testWorld))
-	if err != nil {
-		t.Fatal(err)
-	}
-	org := sim.New(w, opts)
-	env := &action.Env{Cloud: provider{org}, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
-		Poll: time.Millisecond, Retry: action.Retry{Attempts: 8, Base: time.Millisecond, Max: 5 * time.Millisecond}}
-	return org, env
-}
-
-func dump(t *testing.T, org *sim.Org, ignore func(any)) string {
-	t.Helper()
-	var b bytes.Buffer
-	if err := org.Dump(&b); err != nil {
-		t.Fatal(err)
-	}
-	var v any
-	if err := json.Unmarshal(b.Bytes(), &v); err != nil {
-		t.Fatal(err)
-	}
-	// An instance without metadata options has AWS's defaults; once set back to them the
-	// simulation spells them out.
-	walk(v, func(m map[string]any) {
-		if md, ok := m["metadata_options"].(map[string]any); ok && len(md) == 2 &&
-			md["http_endpoint"] == "enabled" && md["http_tokens"] == "optional" {
-			delete(m, "metadata_options")
-		}
-	})
-	if ignore != nil {
-		ignore(v)
-	}
-	out, _ := json.MarshalIndent(v, "", "  ")
-	return string(out)
-}
-
-// walk calls fn on every JSON object in v.
-func walk(v any, fn func(map[string]any)) {
-	switch x := v.(type) {
-	case map[string]any:
-		fn(x)
-		for _, e := range x {
-			walk(e, fn)
-		}
-	case []any:
-		for _, e := range x {
-			walk(e, fn)
-		}
-	}
+	return instanceWorld.org(t, opts)
 }
 
 // keepGroupsAndCapacity forgets what isolation leaves behind by design: the shared
@@ -170,17 +119,13 @@ func keepGroupsAndCapacity(v any) {
 	})
 }
 
-type execCase struct {
-	action string
-	target action.Target
-	with   map[string]any
-	// ignore removes from dumps what undo deliberately leaves.
-	ignore func(any)
-}
-
 func instance(id string) action.Target {
 	return action.Target{Kind: event.KindInstance, ID: id, Account: prod, Region: region}
 }
+
+// instanceWorld is testWorld with the instance actions' cases.
+var instanceWorld = execWorld{name: "instances", yaml: testWorld, cases: execCases,
+	cloud: func(o *sim.Org) cloud.Provider { return provider{o} }}
 
 var execCases = []execCase{
 	{action: "ec2.isolate", target: instance("i-0abc"), ignore: keepGroupsAndCapacity},
@@ -189,186 +134,6 @@ var execCases = []execCase{
 	{action: "ec2.stop", target: instance("i-0abc")},
 	{action: "ec2.terminate", target: instance("i-0abc")},
 	{action: "ec2.snapshot-volumes", target: instance("i-0app")},
-}
-
-func request(t *testing.T, c execCase) (*action.Spec, *action.Request) {
-	t.Helper()
-	spec, ok := Default().Lookup(c.action)
-	if !ok || spec.Exec == nil {
-		t.Fatalf("%s has no executor", c.action)
-	}
-	return spec, &action.Request{Target: c.target, Params: spec.ParamsWithDefaults(c.with), Incident: "inc-1"}
-}
-
-func name(c execCase) string {
-	return fmt.Sprintf("%s/%s/%v", c.action, c.target.ID, c.with)
-}
-
-// TestDoUndo checks, for every case, that Do changes the world, a second Do changes
-// nothing and says already-done, and Undo restores the world as it was (reversible
-// actions), leaves it as Do did (evidence), or refuses (destructive).
-func TestDoUndo(t *testing.T) {
-	ctx := context.Background()
-	for _, c := range execCases {
-		t.Run(name(c), func(t *testing.T) {
-			org, env := newOrg(t, sim.Options{})
-			spec, req := request(t, c)
-			before := dump(t, org, c.ignore)
-			res, err := spec.Exec.Do(ctx, env, req)
-			if err != nil {
-				t.Fatalf("Do: %v", err)
-			}
-			if res.Status != action.Done {
-				t.Fatalf("Do: status %s, want done", res.Status)
-			}
-			afterDo := dump(t, org, c.ignore)
-			if afterDo == before {
-				t.Fatal("Do changed nothing")
-			}
-			again, err := spec.Exec.Do(ctx, env, req)
-			if err != nil {
-				t.Fatalf("second Do: %v", err)
-			}
-			if again.Status != action.AlreadyDone {
-				t.Errorf("second Do: status %s, want already-done; prior %s", again.Status, again.Prior)
-			}
-			if d := dump(t, org, c.ignore); d != afterDo {
-				t.Errorf("second Do changed the world:\n%s", diff(afterDo, d))
-			}
-			_, err = spec.Exec.Undo(ctx, env, req, res.Prior)
-			switch {
-			case spec.Destructive:
-				if err == nil || !strings.Contains(err.Error(), "cannot be undone") {
-					t.Errorf("Undo of a destructive action: %v, want cannot be undone", err)
-				}
-			case !spec.Reversible:
-				if err != nil {
-					t.Errorf("Undo of an evidence action: %v", err)
-				}
-				if d := dump(t, org, c.ignore); d != afterDo {
-					t.Errorf("Undo of an evidence action changed the world:\n%s", diff(afterDo, d))
-				}
-			default:
-				if err != nil {
-					t.Fatalf("Undo: %v", err)
-				}
-				if d := dump(t, org, c.ignore); d != before {
-					t.Errorf("Undo did not restore the world:\n%s", diff(before, d))
-				}
-			}
-		})
-	}
-}
-
-// diff shows the first lines where two dumps differ.
-func diff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < max(len(w), len(g)) && b.Len() < 2000; i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n  want %s\n  got  %s\n", i+1, wl, gl)
-		}
-	}
-	return b.String()
-}
-
-// iamAction maps a logged operation to the IAM action that authorises it, where the two
-// differ (Service Authorization Reference).
-var authorisedAs = map[string]string{
-	"s3:GetPublicAccessBlock":    "s3:GetBucketPublicAccessBlock",
-	"s3:PutPublicAccessBlock":    "s3:PutBucketPublicAccessBlock",
-	"s3:DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
-	"s3:GetBucketEncryption":     "s3:GetEncryptionConfiguration",
-	"s3:PutBucketEncryption":     "s3:PutEncryptionConfiguration",
-	"s3:DeleteBucketEncryption":  "s3:PutEncryptionConfiguration",
-	"s3:DeleteBucketTagging":     "s3:PutBucketTagging",
-}
-
-func permissionFor(c sim.Call) string {
-	op := c.Service + ":" + c.Operation
-	if p, ok := authorisedAs[op]; ok {
-		return p
-	}
-	return op
-}
-
-// TestPermissionsCoverCalls checks that every AWS operation an action calls, in Do and
-// Undo, is among the permissions it declares, so the generated policy is enough.
-func TestPermissionsCoverCalls(t *testing.T) {
-	ctx := context.Background()
-	for _, c := range execCases {
-		t.Run(name(c), func(t *testing.T) {
-			org, env := newOrg(t, sim.Options{})
-			spec, req := request(t, c)
-			res, err := spec.Exec.Do(ctx, env, req)
-			if err != nil {
-				t.Fatalf("Do: %v", err)
-			}
-			if spec.Reversible {
-				if _, err := spec.Exec.Undo(ctx, env, req, res.Prior); err != nil {
-					t.Fatalf("Undo: %v", err)
-				}
-			}
-			declared := map[string]bool{}
-			for _, p := range spec.Permissions {
-				declared[p] = true
-			}
-			for _, call := range org.Calls() {
-				if p := permissionFor(call); !declared[p] {
-					t.Errorf("calls %s:%s, which needs %s, not among its permissions", call.Service, call.Operation, p)
-				}
-			}
-		})
-	}
-}
-
-// TestFaults runs each case through run.Execute with throttling, server errors and denied
-// access injected: the first two are retried until the step succeeds, the last fails
-// naming the permission.
-func TestFaults(t *testing.T) {
-	ctx := context.Background()
-	for _, c := range execCases {
-		for _, f := range []struct {
-			name  string
-			fault sim.Fault
-		}{
-			{"throttled", sim.Fault{ThrottleRate: 0.1}},
-			{"5xx", sim.Fault{ServerErrorRate: 0.1}},
-			{"denied", sim.Fault{AccessDenied: true}},
-		} {
-			t.Run(name(c)+"/"+f.name, func(t *testing.T) {
-				org, env := newOrg(t, sim.Options{Seed: 7, Faults: []sim.Fault{f.fault}})
-				env.Retry.Attempts = 30
-				plan := run.Plan{Incident: "inc-1", Outcome: run.OutcomePlanned, Target: c.target,
-					Steps: []run.Step{{Action: c.action, With: c.with, Outcome: run.OutcomePlanned}}}
-				rep := run.Execute(ctx, env, Default(), plan)
-				st := rep.Steps[0]
-				if f.fault.AccessDenied {
-					calls := org.Calls()
-					if st.Status != run.Failed || len(calls) == 0 {
-						t.Fatalf("status %s (%s), want failed", st.Status, st.Reason)
-					}
-					if perm := calls[0].Service + ":" + calls[0].Operation; !strings.Contains(st.Reason, "denied") || !strings.Contains(st.Reason, ":") {
-						t.Errorf("reason %q does not name the denied permission (first call %s)", st.Reason, perm)
-					}
-					if st.Retryable {
-						t.Error("a denied step is marked retryable")
-					}
-					return
-				}
-				if st.Status != run.Done {
-					t.Fatalf("status %s after %d attempts (%s), want done", st.Status, st.Attempts, st.Reason)
-				}
-			})
-		}
-	}
 }
 
 // TestIsolateRoundTrips counts the serial round trips ec2.isolate makes, from the call
@@ -381,10 +146,14 @@ func TestIsolateRoundTrips(t *testing.T) {
 		cold, warm int
 	}{
 		// i-0abc first (no target groups), in a VPC that has never seen Firebreak: find,
-		// create, configure, untrack, isolate. Then i-0app in the same VPC: describe,
-		// untrack, isolate and deregister.
-		{"untracking", nil, 5, 3},
-		{"direct", map[string]any{"untrack_connections": false}, 4, 3},
+		// create, complete the groups' rules while untracking, isolate. Then i-0app in the
+		// same VPC, its target group known from the first: describe and read its
+		// registration, untrack and deregister, isolate.
+		{"untracking", nil, 4, 3},
+		// Cold, the isolation group must be empty before any interface enters it: find,
+		// create, revoke its default egress, isolate. Warm: describe and read the
+		// registration, then isolate and deregister.
+		{"direct", map[string]any{"untrack_connections": false}, 4, 2},
 		{"direct without load balancers", map[string]any{"untrack_connections": false, "deregister_from_target_groups": false}, 4, 2},
 	}
 	for _, tt := range tests {
@@ -408,5 +177,60 @@ func TestIsolateRoundTrips(t *testing.T) {
 				t.Errorf("warm: %d serial round trips, want at most %d", got, tt.warm)
 			}
 		})
+	}
+}
+
+// TestIsolateStaleTargetGroups checks that the cached list of target groups is never
+// trusted alone: a group created after it was cached is still found and left, a cached group
+// deleted since is passed over, and undo registers the instance again in both it was in.
+func TestIsolateStaleTargetGroups(t *testing.T) {
+	ctx := context.Background()
+	org, env := newOrg(t, sim.Options{})
+	spec, _ := Default().Lookup("ec2.isolate")
+	isolate := func(id string) *action.Result {
+		t.Helper()
+		req := &action.Request{Target: instance(id), Params: spec.ParamsWithDefaults(nil), Incident: "inc-1"}
+		res, err := spec.Exec.Do(ctx, env, req)
+		if err != nil || res.Status != action.Done {
+			t.Fatalf("isolate %s: %v, %+v", id, err, res)
+		}
+		return res
+	}
+	isolate("i-0abc") // caches the region's one target group
+	r := org.World().Accounts[0].Regions[region]
+	oldARN := r.TargetGroups[0].ARN
+	newARN := "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/new-tg/fedcba9876543210"
+	r.TargetGroups = append(r.TargetGroups, &world.TargetGroup{Name: "new-tg", ARN: newARN, VPC: "vpc-1", Protocol: "HTTP", Port: 9090,
+		Targets: []*world.Target{{ID: "i-0app"}}})
+	before := dump(t, org, keepGroupsAndCapacity)
+	req := &action.Request{Target: instance("i-0app"), Params: spec.ParamsWithDefaults(nil), Incident: "inc-1"}
+	res, err := spec.Exec.Do(ctx, env, req)
+	if err != nil || res.Status != action.Done {
+		t.Fatalf("isolate i-0app: %v, %+v", err, res)
+	}
+	for _, tg := range r.TargetGroups {
+		for _, x := range tg.Targets {
+			if x != nil && x.ID == "i-0app" {
+				t.Errorf("i-0app is still registered in %s", tg.Name)
+			}
+		}
+	}
+	if !strings.Contains(string(res.Prior), oldARN) || !strings.Contains(string(res.Prior), newARN) {
+		t.Errorf("prior %s does not record both target groups", res.Prior)
+	}
+	if _, err := spec.Exec.Undo(ctx, env, req, res.Prior); err != nil {
+		t.Fatalf("Undo: %v", err)
+	}
+	if d := dump(t, org, keepGroupsAndCapacity); d != before {
+		t.Errorf("Undo did not restore the world:\n%s", diff(before, d))
+	}
+
+	// The cache now names both groups; delete one and isolate again.
+	r.TargetGroups = r.TargetGroups[1:]
+	isolate("i-0app")
+	for _, x := range r.TargetGroups[0].Targets {
+		if x != nil && x.ID == "i-0app" {
+			t.Errorf("i-0app is still registered in %s", r.TargetGroups[0].Name)
+		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -45,17 +47,31 @@ import (
 // every round trip is time the attacker keeps. Round one asks, all at once, for the
 // instance (DescribeInstances returns its network interfaces, their groups and tracking
 // timeouts, its VPC, tags and metadata options), its termination protection, its Auto
-// Scaling group, the region's target groups and, unless this process has looked before, the
+// Scaling group, the region's target groups, the instance's registrations in the target
+// groups this process listed before, and, unless this process has looked before, the
 // isolation and untracking groups by name in every VPC of the region. Round two moves every
 // interface into the untracking group and lowers its timeouts, concurrently, and alongside
 // them turns on termination protection, locks the metadata service, detaches the instance
-// from its Auto Scaling group, reads target health and tags the instance. Round three moves
-// every interface into the isolation group and deregisters the instance from its target
-// groups. The group ids are cached per (account, region, VPC) in Env.Cache, so a second
-// incident in the same VPC costs three round trips and a first one in a VPC that has never
-// seen Firebreak five (creating the groups, then their rules, comes before the swaps). With
-// untrack_connections off, round two isolates directly and the step costs one round trip
-// fewer.
+// from its Auto Scaling group, deregisters it from the target groups round one found it in,
+// reads its registrations in any target group new to this process and tags the instance.
+// Round three moves every interface into the isolation group and deregisters the instance
+// from the target groups round two found it in.
+//
+// Nothing is changed before round one has recorded it, so undo stays exact, and that sets
+// the floor: one read, then two interface swaps that cannot overlap, since the untracking
+// group must be in place before the isolation group replaces it. One call cannot set both
+// the groups and the tracking timeouts (ModifyNetworkInterfaceAttribute takes one attribute
+// at a time), so the timeouts go in a call of their own alongside the first swap.
+//
+// The group ids are cached per (account, region, VPC) in Env.Cache, and the target group
+// list per (account, region), so a second incident in the same VPC costs three round trips.
+// A first one in a VPC that has never seen Firebreak costs four: the groups are created
+// after round one, and their rules are completed alongside the untracking swap (see
+// ensureGroups for why that is safe). With untrack_connections off, round two isolates
+// directly and the step costs one round trip fewer when the groups are cached; cold, the
+// isolation group's rules must be gone before any interface enters it, so the step still
+// costs four. A cached id that AWS no longer knows is forgotten, and the next attempt looks
+// again.
 //
 // Everything changed is recorded for undo: each interface's groups and tracking timeouts,
 // whether termination protection was off, the metadata options, the Auto Scaling group and
@@ -258,6 +274,13 @@ func lookedUpKey(account, region, name string) string {
 	return "ec2.isolate/looked-up/" + account + "/" + region + "/" + name
 }
 
+// targetGroupsKey caches the ARNs of a region's instance target groups, space-separated, so
+// that the next isolation reads their registrations in its first round. The list is read
+// again in that round, so a group created since costs a round more and is never missed.
+func targetGroupsKey(account, region string) string {
+	return "ec2.isolate/target-groups/" + account + "/" + region
+}
+
 // isolateRun is one execution's state, shared by the goroutines of its rounds.
 type isolateRun struct {
 	env       *action.Env
@@ -270,8 +293,11 @@ type isolateRun struct {
 	name      string // isolation group name
 	untrackNm string
 	untrack   bool
-	found     []types.SecurityGroup // groups by name from round one, every VPC
+	vpc       string // the instance's, once round one has read it
 	lookedUp  bool
+
+	mu    sync.Mutex            // guards found: both groups' creations may look them up at once
+	found []types.SecurityGroup // groups by name from round one, every VPC
 }
 
 func (isolate) Do(ctx context.Context, env *action.Env, req *action.Request) (*action.Result, error) {
@@ -306,11 +332,41 @@ func (r *isolateRun) do(ctx context.Context) (*action.Result, error) {
 		wantDetach = r.req.Bool("detach_from_asg", true)
 		wantDereg  = r.req.Bool("deregister_from_target_groups", true)
 		imds       = r.req.String("imds")
+		// Registrations found in round one (in target groups this process knew) and in
+		// round two (in target groups it did not): each is deregistered in the round after.
+		early, late []tgPrior
+		regMu       sync.Mutex
 	)
 	_, r.lookedUp = r.env.Cache.Get(lookedUpKey(r.account, r.region, r.name))
+	var known []string // the region's target groups as this process last listed them
+	tgKnown := false
+	if wantDereg {
+		var v string
+		if v, tgKnown = r.env.Cache.Get(targetGroupsKey(r.account, r.region)); tgKnown {
+			known = strings.Fields(v)
+		}
+	}
+	health := func(arn string, into *[]tgPrior) func() error {
+		return func() error {
+			ports, err := r.registrations(ctx, arn)
+			if err != nil {
+				// The next isolation lists the region's groups before trusting any again.
+				r.env.Cache.Forget(targetGroupsKey(r.account, r.region))
+				return err
+			}
+			regMu.Lock()
+			defer regMu.Unlock()
+			for _, port := range ports {
+				*into = append(*into, tgPrior{ARN: arn, Port: port})
+			}
+			return nil
+		}
+	}
 
-	// Round one: everything that can be read without knowing anything else.
-	err := action.Parallel(
+	// Round one: everything that can be read without knowing anything else. The target
+	// groups this process listed before are read for the instance's registrations now, and
+	// the list is read again alongside to find any group created since.
+	fns := []func() error{
 		func() (err error) { inst, err = describeInstance(ctx, r.c, r.trace, r.account, r.id); return err },
 		func() error {
 			if !wantProt {
@@ -336,8 +392,12 @@ func (r *isolateRun) do(ctx context.Context) (*action.Result, error) {
 			if !wantDereg {
 				return nil
 			}
-			tgs, err = r.targetGroups(ctx)
-			return err
+			if tgs, err = r.targetGroups(ctx); err != nil {
+				r.env.Cache.Forget(targetGroupsKey(r.account, r.region))
+				return err
+			}
+			r.env.Cache.Put(targetGroupsKey(r.account, r.region), strings.Join(tgs, " "))
+			return nil
 		},
 		func() error {
 			if r.lookedUp {
@@ -345,11 +405,22 @@ func (r *isolateRun) do(ctx context.Context) (*action.Result, error) {
 			}
 			return r.findGroups(ctx, "")
 		},
-	)
-	if err != nil {
+	}
+	for _, arn := range known {
+		fns = append(fns, health(arn, &early))
+	}
+	if err := action.Parallel(fns...); err != nil {
 		return nil, err
 	}
-	vpc := aws.ToString(inst.VpcId)
+	// Target groups the fresh list has and the cache did not are read in round two.
+	var fresh []string
+	for _, arn := range tgs {
+		if !tgKnown || !slices.Contains(known, arn) {
+			fresh = append(fresh, arn)
+		}
+	}
+	r.vpc = aws.ToString(inst.VpcId)
+	vpc := r.vpc
 	if inst.State != nil && inst.State.Name == types.InstanceStateNameTerminated {
 		return &action.Result{Status: action.Skipped, Message: "the instance is terminated; nothing to isolate"}, nil
 	}
@@ -406,7 +477,10 @@ func (r *isolateRun) do(ctx context.Context) (*action.Result, error) {
 	}
 	prior.Tags = tagPrior
 
-	// Groups: cold, find (round one did) or create them in this VPC.
+	// Groups: cold, find (round one did) or create them in this VPC. Their rules are
+	// completed alongside round two when that round moves the interfaces into the
+	// untracking group (see configureLater), and before it otherwise.
+	var configure []func() error
 	if len(swap) > 0 && (isoID == "" || (r.untrack && untrackID == "")) {
 		if r.lookedUp {
 			// The cache knew the region but not this VPC.
@@ -414,9 +488,16 @@ func (r *isolateRun) do(ctx context.Context) (*action.Result, error) {
 				return nil, err
 			}
 		}
-		isoID, untrackID, err = r.ensureGroups(ctx, vpc)
+		var err error
+		isoID, untrackID, configure, err = r.ensureGroups(ctx, vpc)
 		if err != nil {
 			return nil, err
+		}
+		if !r.untrack {
+			if err := action.Parallel(configure...); err != nil {
+				return nil, err
+			}
+			configure = nil
 		}
 		// The interfaces already in the isolation group need no swap after all.
 		swap = swap[:0]
@@ -430,13 +511,11 @@ func (r *isolateRun) do(ctx context.Context) (*action.Result, error) {
 	prior.IsolationGroup = isoID
 
 	// Round two: untrack (or isolate), and everything else that does not wait on the swap.
-	var registered []tgPrior
-	var regMu sync.Mutex
 	first := isoID
 	if r.untrack {
 		first = untrackID
 	}
-	fns := []func() error{}
+	fns = append(fns[:0], configure...)
 	for _, p := range swap {
 		fns = append(fns,
 			func() error { return r.setGroups(ctx, p.ID, first) },
@@ -457,21 +536,17 @@ func (r *isolateRun) do(ctx context.Context) (*action.Result, error) {
 	if asg != "" {
 		fns = append(fns, func() error { return r.detach(ctx, asg) })
 	}
-	for _, arn := range tgs {
-		fns = append(fns, func() error {
-			ports, err := r.registrations(ctx, arn)
-			regMu.Lock()
-			for _, port := range ports {
-				registered = append(registered, tgPrior{ARN: arn, Port: port})
-			}
-			regMu.Unlock()
-			return err
-		})
+	for _, tg := range early {
+		fns = append(fns, func() error { return r.deregister(ctx, tg) })
+	}
+	for _, arn := range fresh {
+		fns = append(fns, health(arn, &late))
 	}
 	if len(setTags) > 0 {
 		fns = append(fns, func() error { return setTags2(ctx, r, setTags) })
 	}
 	encode := func() *action.Result {
+		registered := append(append([]tgPrior{}, early...), late...)
 		sort.Slice(registered, func(i, j int) bool {
 			if registered[i].ARN != registered[j].ARN {
 				return registered[i].ARN < registered[j].ARN
@@ -486,17 +561,18 @@ func (r *isolateRun) do(ctx context.Context) (*action.Result, error) {
 		return encode(), err
 	}
 
-	// Round three: isolate after untracking, and take the instance out of its target groups.
+	// Round three: isolate after untracking, and take the instance out of the target groups
+	// round two found it in.
 	fns = fns[:0]
 	if r.untrack {
 		for _, p := range swap {
 			fns = append(fns, func() error { return r.setGroups(ctx, p.ID, isoID) })
 		}
 	}
-	for _, tg := range registered {
+	for _, tg := range late {
 		fns = append(fns, func() error { return r.deregister(ctx, tg) })
 	}
-	changed := len(swap) > 0 || prior.Protection || prior.Metadata != nil || asg != "" || len(setTags) > 0 || len(registered) > 0
+	changed := len(swap) > 0 || prior.Protection || prior.Metadata != nil || asg != "" || len(setTags) > 0 || len(early)+len(late) > 0
 	res := encode()
 	if err := action.Parallel(fns...); err != nil {
 		return res, err
@@ -520,19 +596,23 @@ func (r *isolateRun) findGroups(ctx context.Context, vpc string) error {
 		filters = append(filters, types.Filter{Name: aws.String("vpc-id"), Values: []string{vpc}})
 	}
 	in := &ec2.DescribeSecurityGroupsInput{Filters: filters}
+	var found []types.SecurityGroup
 	for {
 		out, err := r.c.DescribeSecurityGroups(ctx, in)
 		if err != nil {
 			return action.AWSError(err, r.account, "ec2:DescribeSecurityGroups", "look up the isolation groups")
 		}
 		r.trace.Record(out.ResultMetadata)
-		r.found = append(r.found, out.SecurityGroups...)
+		found = append(found, out.SecurityGroups...)
 		if aws.ToString(out.NextToken) == "" {
 			break
 		}
 		in.NextToken = out.NextToken
 	}
-	for _, g := range r.found {
+	r.mu.Lock()
+	r.found = append(r.found, found...)
+	r.mu.Unlock()
+	for _, g := range found {
 		if ready(g, g.GroupName != nil && *g.GroupName == r.untrackNm) {
 			r.env.Cache.Put(groupCacheKey(r.account, r.region, aws.ToString(g.VpcId), aws.ToString(g.GroupName)), aws.ToString(g.GroupId))
 		}
@@ -570,50 +650,60 @@ func ready(g types.SecurityGroup, untracking bool) bool {
 	return in4 && in6 && out4 && out6
 }
 
-// ensureGroups returns the isolation and untracking groups of vpc, creating them or
-// completing their rules as needed: two round trips at most, and none when round one found
-// them ready.
-func (r *isolateRun) ensureGroups(ctx context.Context, vpc string) (iso, untrack string, err error) {
-	get := func(name string) *types.SecurityGroup {
-		for i := range r.found {
-			if aws.ToString(r.found[i].GroupName) == name && aws.ToString(r.found[i].VpcId) == vpc {
-				return &r.found[i]
-			}
+// foundGroup returns a copy of the group called name in vpc among those looked up, or nil.
+func (r *isolateRun) foundGroup(vpc, name string) *types.SecurityGroup {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range r.found {
+		if aws.ToString(g.GroupName) == name && aws.ToString(g.VpcId) == vpc {
+			return &g
 		}
-		return nil
 	}
+	return nil
+}
+
+// ensureGroups returns the isolation and untracking groups of vpc, creating those round one
+// did not find (one round trip), and the calls that complete their rules, which the caller
+// runs (one more round trip at most, none when the groups were found ready). Each of those
+// calls caches its group once it is ready.
+//
+// With untracking, the caller runs them alongside the move into the untracking group rather
+// than before it. That is sound: until the rules land, the interface is in a group that
+// allows a subset of what the untracking group will (a new group allows only IPv4 egress),
+// so nothing is opened beyond the untracking state, and the interfaces move into the
+// isolation group only in the round after, once every rule is in place. The all-open window
+// that untracks connections is the same: from the later of the swap and the rules to the
+// next swap.
+func (r *isolateRun) ensureGroups(ctx context.Context, vpc string) (iso, untrack string, configure []func() error, err error) {
 	var isoG, untrackG *types.SecurityGroup
 	err = action.Parallel(
-		func() (err error) { isoG, err = r.createGroup(ctx, vpc, r.name, get(r.name)); return err },
+		func() (err error) { isoG, err = r.createGroup(ctx, vpc, r.name, r.foundGroup(vpc, r.name)); return err },
 		func() (err error) {
 			if !r.untrack {
 				return nil
 			}
-			untrackG, err = r.createGroup(ctx, vpc, r.untrackNm, get(r.untrackNm))
+			untrackG, err = r.createGroup(ctx, vpc, r.untrackNm, r.foundGroup(vpc, r.untrackNm))
 			return err
 		},
 	)
 	if err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
-	err = action.Parallel(
-		func() error { return r.configure(ctx, isoG, false) },
-		func() error {
-			if untrackG == nil {
-				return nil
+	ready := func(g *types.SecurityGroup, untracking bool) func() error {
+		return func() error {
+			if err := r.configure(ctx, g, untracking); err != nil {
+				return err
 			}
-			return r.configure(ctx, untrackG, true)
-		},
-	)
-	if err != nil {
-		return "", "", err
+			r.env.Cache.Put(groupCacheKey(r.account, r.region, vpc, aws.ToString(g.GroupName)), aws.ToString(g.GroupId))
+			return nil
+		}
 	}
-	r.env.Cache.Put(groupCacheKey(r.account, r.region, vpc, r.name), aws.ToString(isoG.GroupId))
+	configure = append(configure, ready(isoG, false))
 	if untrackG != nil {
 		untrack = aws.ToString(untrackG.GroupId)
-		r.env.Cache.Put(groupCacheKey(r.account, r.region, vpc, r.untrackNm), untrack)
+		configure = append(configure, ready(untrackG, true))
 	}
-	return aws.ToString(isoG.GroupId), untrack, nil
+	return aws.ToString(isoG.GroupId), untrack, configure, nil
 }
 
 // createGroup returns g, or creates the group when g is nil. A new group has AWS's default
@@ -635,10 +725,8 @@ func (r *isolateRun) createGroup(ctx context.Context, vpc, name string, g *types
 		if cloud.Code(err) == "InvalidGroup.Duplicate" {
 			// Another incident created it first; find it.
 			if ferr := r.findGroups(ctx, vpc); ferr == nil {
-				for i := range r.found {
-					if aws.ToString(r.found[i].GroupName) == name && aws.ToString(r.found[i].VpcId) == vpc {
-						return &r.found[i], nil
-					}
+				if g := r.foundGroup(vpc, name); g != nil {
+					return g, nil
 				}
 			}
 		}
@@ -771,6 +859,10 @@ func (r *isolateRun) registrations(ctx context.Context, arn string) ([]int32, er
 		return nil, err
 	}
 	out, err := c.DescribeTargetHealth(ctx, &elbv2.DescribeTargetHealthInput{TargetGroupArn: aws.String(arn)})
+	if cloud.Code(err) == "TargetGroupNotFound" {
+		// Deleted since it was listed: the instance is in it no more.
+		return nil, nil
+	}
 	if err != nil {
 		return nil, action.AWSError(err, r.account, "elasticloadbalancing:DescribeTargetHealth", "read target group "+arn)
 	}
@@ -790,6 +882,12 @@ func (r *isolateRun) registrations(ctx context.Context, arn string) ([]int32, er
 func (r *isolateRun) setGroups(ctx context.Context, eni string, groups ...string) error {
 	out, err := r.c.ModifyNetworkInterfaceAttribute(ctx, &ec2.ModifyNetworkInterfaceAttributeInput{
 		NetworkInterfaceId: aws.String(eni), Groups: groups})
+	if code := cloud.Code(err); r.vpc != "" && (code == "InvalidGroup.NotFound" || code == "InvalidGroupId.NotFound") {
+		// A cached group was deleted: the next attempt looks the groups up again.
+		r.env.Cache.Forget(groupCacheKey(r.account, r.region, r.vpc, r.name))
+		r.env.Cache.Forget(groupCacheKey(r.account, r.region, r.vpc, r.untrackNm))
+		r.env.Cache.Forget(lookedUpKey(r.account, r.region, r.name))
+	}
 	if err != nil {
 		return action.AWSError(err, r.account, "ec2:ModifyNetworkInterfaceAttribute", "set the groups of "+eni)
 	}
