@@ -9,15 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
 
 	"github.com/firebreak-sec/firebreak/internal/action"
 	"github.com/firebreak-sec/firebreak/internal/cloud"
 	"github.com/firebreak-sec/firebreak/internal/cloud/sim"
 	"github.com/firebreak-sec/firebreak/internal/event"
-	"github.com/firebreak-sec/firebreak/internal/world"
 )
 
 // moreYAML has the IAM principals, trails, IP sets, groups and buckets the identity,
@@ -80,59 +77,9 @@ accounts:
           policies: {FirebreakRevokeOlderSessions: '{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2020-01-01T00:00:00Z"}}}]}'}
 `
 
-// bucketTagging stands in for PutBucketTagging and DeleteBucketTagging, which the simulated
-// S3 API lacks, by writing the bucket's tags in the world directly. These calls are not in
-// the simulation's call log, so they escape the permission and fault checks.
-type bucketTagging struct {
-	cloud.S3
-	org    *sim.Org
-	region string
-}
-
-func (b bucketTagging) bucket(name string) (*world.Bucket, error) {
-	for _, a := range b.org.World().Accounts {
-		if r := a.Regions[b.region]; r != nil {
-			for _, bk := range r.Buckets {
-				if bk.Name == name {
-					return bk, nil
-				}
-			}
-		}
-	}
-	return nil, fmt.Errorf("NoSuchBucket: %s", name)
-}
-
-func (b bucketTagging) PutBucketTagging(_ context.Context, in *s3.PutBucketTaggingInput, _ ...func(*s3.Options)) (*s3.PutBucketTaggingOutput, error) {
-	bk, err := b.bucket(aws.ToString(in.Bucket))
-	if err != nil {
-		return nil, err
-	}
-	bk.Tags = map[string]string{}
-	for _, t := range in.Tagging.TagSet {
-		bk.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return &s3.PutBucketTaggingOutput{}, nil
-}
-
-func (b bucketTagging) DeleteBucketTagging(_ context.Context, in *s3.DeleteBucketTaggingInput, _ ...func(*s3.Options)) (*s3.DeleteBucketTaggingOutput, error) {
-	bk, err := b.bucket(aws.ToString(in.Bucket))
-	if err != nil {
-		return nil, err
-	}
-	bk.Tags = nil
-	return &s3.DeleteBucketTaggingOutput{}, nil
-}
-
-// moreProvider adds bucket tagging to provider.
+// moreProvider is the simulation as the more world's cases see it; the contended-lock
+// test swaps its WAF client.
 type moreProvider struct{ provider }
-
-func (p moreProvider) S3(ctx context.Context, account, region string) (cloud.S3, error) {
-	c, err := p.provider.S3(ctx, account, region)
-	if err != nil {
-		return nil, err
-	}
-	return bucketTagging{S3: c, org: p.Org, region: region}, nil
-}
 
 // moreWorld is moreYAML with the identity, logging, network and general actions' cases. Its
 // clock is fixed because iam.revoke-role-sessions writes the time into its policy.

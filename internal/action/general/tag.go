@@ -83,13 +83,6 @@ aws iam untag-role --role-name '{{.ID}}' --tag-keys firebreak:incident KEY`,
 
 type tag struct{}
 
-// BucketTagger is the part of the S3 API that writes a bucket's tags. cloud.S3 does not
-// list it, so a client is asked for it when a bucket is tagged; the SDK client has it.
-type BucketTagger interface {
-	PutBucketTagging(ctx context.Context, in *s3.PutBucketTaggingInput, optFns ...func(*s3.Options)) (*s3.PutBucketTaggingOutput, error)
-	DeleteBucketTagging(ctx context.Context, in *s3.DeleteBucketTaggingInput, optFns ...func(*s3.Options)) (*s3.DeleteBucketTaggingOutput, error)
-}
-
 // tagPrior is each key tag set and what it was before.
 type tagPrior struct {
 	Tags []action.TagChange `json:"tags"`
@@ -121,13 +114,9 @@ func newTagger(ctx context.Context, env *action.Env, t action.Target, trace *act
 		if err != nil {
 			return nil, err
 		}
-		w, ok := c.(BucketTagger)
-		if !ok {
-			return nil, fmt.Errorf("this S3 client cannot write bucket tags")
-		}
 		tg.read = func(ctx context.Context) (map[string]string, error) { return s3ReadTags(ctx, c, trace, t) }
 		tg.write = func(ctx context.Context, set map[string]string, remove []string) error {
-			return s3WriteTags(ctx, c, w, trace, t, set, remove)
+			return s3WriteTags(ctx, c, trace, t, set, remove)
 		}
 	case event.KindIAMUser, event.KindIAMRole:
 		c, err := env.Cloud.IAM(ctx, t.Account)
@@ -277,7 +266,7 @@ func s3ReadTags(ctx context.Context, c cloud.S3, trace *action.Trace, t action.T
 // s3WriteTags reads the bucket's tags again right before writing, because PutBucketTagging
 // replaces the whole set: the fresher the read, the smaller the window in which a tag
 // someone else adds is lost.
-func s3WriteTags(ctx context.Context, c cloud.S3, w BucketTagger, trace *action.Trace, t action.Target, set map[string]string, remove []string) error {
+func s3WriteTags(ctx context.Context, c cloud.S3, trace *action.Trace, t action.Target, set map[string]string, remove []string) error {
 	current, err := s3ReadTags(ctx, c, trace, t)
 	if err != nil {
 		return err
@@ -288,7 +277,7 @@ func s3WriteTags(ctx context.Context, c cloud.S3, w BucketTagger, trace *action.
 	}
 	if len(current) == 0 {
 		// S3 refuses an empty tag set; a bucket without tags has none at all.
-		out, err := w.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: aws.String(t.ID), ExpectedBucketOwner: aws.String(t.Account)})
+		out, err := c.DeleteBucketTagging(ctx, &s3.DeleteBucketTaggingInput{Bucket: aws.String(t.ID), ExpectedBucketOwner: aws.String(t.Account)})
 		if err != nil {
 			return action.AWSError(err, t.Account, "s3:PutBucketTagging", "remove the bucket's tags")
 		}
@@ -299,7 +288,7 @@ func s3WriteTags(ctx context.Context, c cloud.S3, w BucketTagger, trace *action.
 	for _, k := range slices.Sorted(maps.Keys(current)) {
 		in.Tagging.TagSet = append(in.Tagging.TagSet, s3types.Tag{Key: aws.String(k), Value: aws.String(current[k])})
 	}
-	out, err := w.PutBucketTagging(ctx, in)
+	out, err := c.PutBucketTagging(ctx, in)
 	if err != nil {
 		return action.AWSError(err, t.Account, "s3:PutBucketTagging", "write the bucket's tags")
 	}

@@ -393,6 +393,23 @@ var probes = map[string]probe{
 			Type: nfwtypes.RuleGroupTypeStateful, UpdateToken: aws.String("token"), Rules: aws.String("drop ip 203.0.113.7 any -> any any (sid:1;)")})
 		return err
 	}),
+	"iam:CreateLoginProfile": func(ctx context.Context, t *testing.T, cfg aws.Config) (bool, string) {
+		c := iam.NewFromConfig(cfg)
+		user := aws.String("probe-login")
+		if _, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: user}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.CreateLoginProfile(ctx, &iam.CreateLoginProfileInput{UserName: user,
+			Password: aws.String("Pr0be-Passw0rd!x"), PasswordResetRequired: true}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.GetLoginProfile(ctx, &iam.GetLoginProfileInput{UserName: user})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := out.LoginProfile.PasswordResetRequired
+		return !got, fmt.Sprintf("GetLoginProfile reports PasswordResetRequired=%v after a create with true", got)
+	},
 	"ec2:ModifyNetworkInterfaceAttribute": func(ctx context.Context, t *testing.T, cfg aws.Config) (bool, string) {
 		c := ec2.NewFromConfig(cfg)
 		net := Account{Environment: "probe"}

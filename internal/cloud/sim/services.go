@@ -533,6 +533,48 @@ func (c *S3) GetBucketTagging(ctx context.Context, in *s3.GetBucketTaggingInput,
 	})
 }
 
+// PutBucketTagging implements cloud.S3: the tag set replaces the bucket's tags whole. S3
+// allows at most 50 tags, each key once and non-empty.
+func (c *S3) PutBucketTagging(ctx context.Context, in *s3.PutBucketTaggingInput, _ ...func(*s3.Options)) (*s3.PutBucketTaggingOutput, error) {
+	return run(ctx, &c.c, "PutBucketTagging", in, func(s *scope, in *s3.PutBucketTaggingInput) (*s3.PutBucketTaggingOutput, error) {
+		b, err := s.bucket(aws.ToString(in.Bucket))
+		if err != nil {
+			return nil, err
+		}
+		if in.Tagging == nil {
+			return nil, apiError("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema")
+		}
+		if len(in.Tagging.TagSet) > 50 {
+			return nil, apiError("InvalidTag", "Object tags cannot be greater than 50")
+		}
+		tags := make(map[string]string, len(in.Tagging.TagSet))
+		for _, t := range in.Tagging.TagSet {
+			k := aws.ToString(t.Key)
+			if k == "" {
+				return nil, apiError("InvalidTag", "The TagKey you have provided is invalid")
+			}
+			if _, dup := tags[k]; dup {
+				return nil, apiError("InvalidTag", "Cannot provide multiple Tags with the same key")
+			}
+			tags[k] = aws.ToString(t.Value)
+		}
+		b.Tags = tags
+		return &s3.PutBucketTaggingOutput{}, nil
+	})
+}
+
+// DeleteBucketTagging implements cloud.S3.
+func (c *S3) DeleteBucketTagging(ctx context.Context, in *s3.DeleteBucketTaggingInput, _ ...func(*s3.Options)) (*s3.DeleteBucketTaggingOutput, error) {
+	return run(ctx, &c.c, "DeleteBucketTagging", in, func(s *scope, in *s3.DeleteBucketTaggingInput) (*s3.DeleteBucketTaggingOutput, error) {
+		b, err := s.bucket(aws.ToString(in.Bucket))
+		if err != nil {
+			return nil, err
+		}
+		b.Tags = nil
+		return &s3.DeleteBucketTaggingOutput{}, nil
+	})
+}
+
 // GetObjectLockConfiguration implements cloud.S3.
 func (c *S3) GetObjectLockConfiguration(ctx context.Context, in *s3.GetObjectLockConfigurationInput, _ ...func(*s3.Options)) (*s3.GetObjectLockConfigurationOutput, error) {
 	return run(ctx, &c.c, "GetObjectLockConfiguration", in, func(s *scope, in *s3.GetObjectLockConfigurationInput) (*s3.GetObjectLockConfigurationOutput, error) {
