@@ -99,3 +99,26 @@ func sid(svc string) string {
 	}
 	return b.String()
 }
+
+// authorisedAs maps an API operation to the IAM action that authorises it, where the two
+// are named differently (Service Authorization Reference: Amazon S3 authorises several
+// operations under one configuration action).
+var authorisedAs = map[string]string{
+	"s3:GetPublicAccessBlock":    "s3:GetBucketPublicAccessBlock",
+	"s3:PutPublicAccessBlock":    "s3:PutBucketPublicAccessBlock",
+	"s3:DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
+	"s3:GetBucketEncryption":     "s3:GetEncryptionConfiguration",
+	"s3:PutBucketEncryption":     "s3:PutEncryptionConfiguration",
+	"s3:DeleteBucketEncryption":  "s3:PutEncryptionConfiguration",
+	"s3:DeleteBucketTagging":     "s3:PutBucketTagging",
+}
+
+// IAMAction returns the IAM action that authorises calling operation on service (its IAM
+// prefix, e.g. "s3"): service:operation, except where AWS names the two differently.
+func IAMAction(service, operation string) string {
+	op := service + ":" + operation
+	if a, ok := authorisedAs[op]; ok {
+		return a
+	}
+	return op
+}

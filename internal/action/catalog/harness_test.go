@@ -313,22 +313,6 @@ func diff(want, got string) string {
 	return b.String()
 }
 
-// authorisedAs maps a logged operation to the IAM action that authorises it, where the two
-// differ (Service Authorization Reference).
-var authorisedAs = map[string]string{
-	"s3:GetPublicAccessBlock":    "s3:GetBucketPublicAccessBlock",
-	"s3:PutPublicAccessBlock":    "s3:PutBucketPublicAccessBlock",
-	"s3:DeletePublicAccessBlock": "s3:PutBucketPublicAccessBlock",
-	"s3:GetBucketEncryption":     "s3:GetEncryptionConfiguration",
-	"s3:PutBucketEncryption":     "s3:PutEncryptionConfiguration",
-	"s3:DeleteBucketEncryption":  "s3:PutEncryptionConfiguration",
-	"s3:DeleteBucketTagging":     "s3:PutBucketTagging",
-}
-
 func permissionFor(c sim.Call) string {
-	op := c.Service + ":" + c.Operation
-	if p, ok := authorisedAs[op]; ok {
-		return p
-	}
-	return op
+	return action.IAMAction(c.Service, c.Operation)
 }
