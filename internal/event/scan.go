@@ -36,7 +36,11 @@ const readSize = 64 << 10
 type InputError struct {
 	Input     string
 	Line, Col int
-	Err       error
+	// Index is the 0-based position of the rejected value among the input's values (the
+	// elements of a top-level array count one each), so a caller that answers per value,
+	// as the HTTP intake does, can say which one.
+	Index int
+	Err   error
 }
 
 // Error gives the rejection as INPUT:LINE:COL: MESSAGE, the form editors and CI logs link.
@@ -71,8 +75,9 @@ func Scan(ctx context.Context, input string, r io.Reader, emit func(*Event) erro
 	}
 	s := newSplitter(r)
 	var cur item
+	index := -1
 	n := &normaliser{emit: emit, fail: func(err error) {
-		reject(&InputError{Input: input, Line: cur.line, Col: cur.col, Err: err})
+		reject(&InputError{Input: input, Line: cur.line, Col: cur.col, Index: index, Err: err})
 	}}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -85,8 +90,9 @@ func Scan(ctx context.Context, input string, r io.Reader, emit func(*Event) erro
 		if err != nil {
 			return fmt.Errorf("%s: %w", input, err)
 		}
+		index++
 		if it.err != nil {
-			reject(&InputError{Input: input, Line: it.line, Col: it.col, Err: it.err})
+			reject(&InputError{Input: input, Line: it.line, Col: it.col, Index: index, Err: it.err})
 			continue
 		}
 		cur = it
