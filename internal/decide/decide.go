@@ -79,69 +79,53 @@ type Inventory interface {
 type Options struct {
 	// Now is the clock exception expiry is judged by; time.Now when nil.
 	Now func() time.Time
+
+	// unindexed matches every event against every playbook, the reference the index is
+	// tested against.
+	unindexed bool
 }
 
 // Engine decides events against a fixed set of playbooks. It is safe for concurrent use.
 type Engine struct {
 	set *playbook.Set
 	now func() time.Time
-	// Playbooks indexed by exact source and detail-type, so that an event is matched only
-	// against playbooks that could match it. Values are indices into set.Playbooks, in
-	// name order.
-	bySourceType map[string][]int
-	bySource     map[string][]int
-	anySource    []int
+	// ix narrows the playbooks an event is matched against to those that could match it.
+	// When it is nil, every playbook is tried, from all.
+	ix  *index
+	all []cand
 }
 
 // New builds an engine for set.
 func New(set *playbook.Set, opts Options) *Engine {
-	e := &Engine{set: set, now: opts.Now, bySourceType: map[string][]int{}, bySource: map[string][]int{}}
+	e := &Engine{set: set, now: opts.Now}
 	if e.now == nil {
 		e.now = time.Now
 	}
-	for i, p := range set.Playbooks {
-		sources, ok := exact(p, "source")
-		if !ok {
-			e.anySource = append(e.anySource, i)
-			continue
+	if opts.unindexed {
+		e.all = make([]cand, len(set.Playbooks))
+		for i, p := range set.Playbooks {
+			e.all[i] = cand{i: i, on: p.On}
 		}
-		types, ok := exact(p, "detail-type")
-		for _, s := range sources {
-			if !ok {
-				e.bySource[s] = append(e.bySource[s], i)
-				continue
-			}
-			for _, t := range types {
-				k := s + "\x00" + t
-				e.bySourceType[k] = append(e.bySourceType[k], i)
-			}
-		}
+	} else {
+		e.ix = buildIndex(set)
 	}
 	return e
 }
 
-func exact(p *playbook.Playbook, field string) ([]string, bool) {
-	if p.On == nil {
-		return nil, false
+// candidates returns the playbooks that may match env, in index order, using buf when the
+// index must merge lists. The result must not be modified.
+func (e *Engine) candidates(env map[string]any, buf []cand) []cand {
+	if e.ix == nil {
+		return e.all
 	}
-	v, ok := p.On.ExactValues(field)
-	return v, ok && len(v) > 0
+	return e.ix.candidates(env, buf)
 }
 
-// candidates returns the indices of the playbooks that may match env, sorted.
-func (e *Engine) candidates(env map[string]any) []int {
-	src, _ := env["source"].(string)
-	dt, _ := env["detail-type"].(string)
-	a, b, c := e.bySourceType[src+"\x00"+dt], e.bySource[src], e.anySource
-	out := make([]int, 0, len(a)+len(b)+len(c))
-	out = append(out, a...)
-	out = append(out, b...)
-	out = append(out, c...)
-	if (len(a) > 0 && len(b)+len(c) > 0) || (len(b) > 0 && len(c) > 0) {
-		slices.Sort(out)
-		out = slices.Compact(out)
-	}
-	return out
+// Candidates returns how many playbooks' patterns Decide evaluates for ev: the index's
+// measure of how well it narrows the library.
+func (e *Engine) Candidates(ev *event.Event) int {
+	var buf [64]cand
+	return len(e.candidates(ev.Envelope, buf[:0]))
 }
 
 // Decide returns every decision for ev, ordered by playbook name then target id. inv may
@@ -152,9 +136,10 @@ func (e *Engine) candidates(env map[string]any) []int {
 // (an exception's change ticket, say) must count.
 func (e *Engine) Decide(ctx context.Context, ev *event.Event, inv Inventory) []Decision {
 	var out []Decision
-	for _, i := range e.candidates(ev.Envelope) {
-		p := e.set.Playbooks[i]
-		if p.On == nil || !p.On.Match(ev.Envelope) {
+	var buf [64]cand
+	for _, c := range e.candidates(ev.Envelope, buf[:0]) {
+		p := e.set.Playbooks[c.i]
+		if p.On == nil || !c.on.Match(ev.Envelope) {
 			continue
 		}
 		targets := Targets(ev, p.Target)
@@ -198,7 +183,12 @@ func (e *Engine) decide(ctx context.Context, ev *event.Event, p *playbook.Playbo
 		return d
 	}
 
-	vars := playbook.NewVars(ev, r, acct, p)
+	// Conditions see the event through vars, built only for a playbook that has one:
+	// most decisions need none, and building them allocates.
+	var vars *playbook.Vars
+	if p.When != nil || slices.ContainsFunc(p.Steps, func(s *playbook.Step) bool { return s.If != nil }) {
+		vars = playbook.NewVars(ev, r, acct, p)
+	}
 	if p.When != nil {
 		ok, err := p.When.Eval(ctx, vars)
 		if err != nil {

@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"unique"
 )
 
 const (
@@ -26,7 +30,7 @@ const (
 // conj is a conjunction: every leaf condition holds and, for each $or group,
 // at least one branch holds.
 type conj struct {
-	leaves []*leafCond
+	leaves []leafCond // held by value: matching reads them in turn, so keep them together
 	ors    [][]*conj
 }
 
@@ -36,6 +40,9 @@ type leafCond struct {
 	path        []string
 	matchers    []matcher
 	existsFalse bool // an {"exists": false} is among the values
+	// strs holds the values when every one is an exact string, the commonest kind of
+	// field: scanning them packed together touches far less memory than the matchers.
+	strs []string
 }
 
 type kind uint8
@@ -65,13 +72,15 @@ const (
 
 // matcher tests one value found at a leaf path.
 type matcher struct {
+	// kind, str and rng come first, in one cache line: they are what the commonest
+	// matchers read.
 	kind kind
-	str  string     // exact text, prefix, suffix or equals-ignore-case operand
+	str  string // exact text, prefix, suffix or equals-ignore-case operand
+	rng  numRange
 	strs []string   // anything-but string operands
 	nums []float64  // anything-but numeric operands
 	wild [][]string // wildcard operands, each split at its unescaped '*'
 	cidr netip.Prefix
-	rng  numRange
 }
 
 // numRange is a numeric interval; a missing bound is infinite.
@@ -97,7 +106,9 @@ func compileObject(obj map[string]any, fieldPath, errPath []string, into *conj) 
 				continue
 			}
 		}
-		fp := append(clone(fieldPath), k)
+		// Field names and exact strings recur across a library's patterns; sharing one
+		// copy of each keeps the bytes matching compares in cache.
+		fp := append(clone(fieldPath), unique.Make(k).Value())
 		switch t := v.(type) {
 		case map[string]any:
 			if err := compileObject(t, fp, ep, into); err != nil {
@@ -108,7 +119,7 @@ func compileObject(obj map[string]any, fieldPath, errPath []string, into *conj) 
 			if err != nil {
 				return err
 			}
-			into.leaves = append(into.leaves, leaf)
+			into.leaves = append(into.leaves, *leaf)
 		default:
 			return &Error{Path: ep, Msg: "must be an array of values or an object of fields, got " + describe(v)}
 		}
@@ -141,12 +152,12 @@ func compileLeaf(list []any, fieldPath, errPath []string) (*leafCond, error) {
 	if len(list) == 0 {
 		return nil, &Error{Path: errPath, Msg: "empty arrays are not allowed: list at least one value"}
 	}
-	leaf := &leafCond{path: fieldPath}
+	leaf := &leafCond{path: internPath(fieldPath)}
 	for i, item := range list {
 		ep := append(clone(errPath), strconv.Itoa(i))
 		switch t := item.(type) {
 		case string:
-			leaf.matchers = append(leaf.matchers, matcher{kind: kExactString, str: t})
+			leaf.matchers = append(leaf.matchers, matcher{kind: kExactString, str: unique.Make(t).Value()})
 		case json.Number:
 			if _, err := strconv.ParseFloat(string(t), 64); err != nil && !isRangeErr(err) {
 				return nil, &Error{Path: ep, Msg: "invalid number " + string(t)}
@@ -176,7 +187,49 @@ func compileLeaf(list []any, fieldPath, errPath []string) (*leafCond, error) {
 			return nil, &Error{Path: ep, Msg: "unsupported value " + describe(item)}
 		}
 	}
+	leaf.strs = exactStrings(leaf.matchers)
 	return leaf, nil
+}
+
+// paths holds one copy of every field path compiled, shared by the patterns that test it,
+// so that the paths a library's patterns walk stay in cache. Paths are never modified.
+// Past maxPaths distinct paths (a process compiling arbitrary patterns, such as a fuzzer)
+// new paths are no longer kept, so the table cannot grow without bound.
+var (
+	paths     sync.Map // joined path → []string
+	pathCount atomic.Int64
+)
+
+const maxPaths = 1 << 14
+
+func internPath(path []string) []string {
+	key := strings.Join(path, "\x00")
+	if p, ok := paths.Load(key); ok {
+		return p.([]string)
+	}
+	if pathCount.Load() >= maxPaths {
+		return slices.Clip(path)
+	}
+	p, loaded := paths.LoadOrStore(key, slices.Clip(path))
+	if !loaded {
+		pathCount.Add(1)
+	}
+	return p.([]string)
+}
+
+// exactStrings returns the matchers' operands if every matcher is an exact string.
+func exactStrings(ms []matcher) []string {
+	if len(ms) == 0 {
+		return nil
+	}
+	strs := make([]string, len(ms))
+	for i := range ms {
+		if ms[i].kind != kExactString {
+			return nil
+		}
+		strs[i] = ms[i].str
+	}
+	return strs
 }
 
 func isRangeErr(err error) bool {
@@ -523,9 +576,45 @@ func (c *conj) combinations() int {
 	return n
 }
 
+// orderLeaves puts each conjunction's cheap, selective leaves first, so that a pattern
+// that does not match usually fails on a string comparison before any number is parsed,
+// address decoded or wildcard searched. A conjunction's result does not depend on the
+// order its leaves are tried in; ties keep key order, so the order is deterministic.
+func (c *conj) orderLeaves() {
+	slices.SortStableFunc(c.leaves, func(a, b leafCond) int { return a.cost() - b.cost() })
+	for _, group := range c.ors {
+		for _, b := range group {
+			b.orderLeaves()
+		}
+	}
+}
+
+// cost ranks a leaf by its most expensive or least selective value: 0 for plain
+// comparisons of strings, numbers' text, booleans and null, prefixes and suffixes; 1 for
+// case folding, presence tests and anything-but lists of strings; 2 for numeric ranges,
+// CIDR blocks, wildcards and the other forms of anything-but.
+func (l *leafCond) cost() int {
+	worst := 0
+	if l.existsFalse {
+		worst = 1
+	}
+	for i := range l.matchers {
+		c := 2
+		switch l.matchers[i].kind {
+		case kExactString, kExactNumber, kTrue, kFalse, kNull, kPrefix, kSuffix:
+			c = 0
+		case kPrefixFold, kSuffixFold, kEqualsFold, kExists, kButStrings:
+			c = 1
+		}
+		worst = max(worst, c)
+	}
+	return worst
+}
+
 // exactValues returns the exact strings field must equal for c to hold.
 func (c *conj) exactValues(field string) (map[string]struct{}, bool) {
-	for _, leaf := range c.leaves {
+	for i := range c.leaves {
+		leaf := &c.leaves[i]
 		if len(leaf.path) != 1 || leaf.path[0] != field {
 			continue
 		}

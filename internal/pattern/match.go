@@ -9,8 +9,8 @@ import (
 )
 
 func (c *conj) match(event map[string]any) bool {
-	for _, leaf := range c.leaves {
-		if !leaf.match(event) {
+	for i := range c.leaves {
+		if !c.leaves[i].match(event) {
 			return false
 		}
 	}
@@ -79,6 +79,16 @@ func (l *leafCond) leaf(v any) (present, hit bool) {
 			present = present || p
 		}
 		return present, false
+	}
+	if l.strs != nil {
+		if s, ok := v.(string); ok {
+			for _, x := range l.strs {
+				if s == x {
+					return true, true
+				}
+			}
+		}
+		return true, false
 	}
 	for i := range l.matchers {
 		if l.matchers[i].match(v) {

@@ -230,15 +230,29 @@ func (s *Set) Exception(p *Playbook, r *event.Resource, account string, now time
 }
 
 // tagRule returns the first tag rule (in key order) that matches tags, described.
+//
+// It runs for every decision, so rather than sorting the rule keys each time it keeps the
+// least matching key seen: the same rule, without allocating.
 func tagRule(e *Exceptions, tags map[string]string) string {
-	for _, k := range sortedKeys(e.Tags) {
+	if len(tags) == 0 {
+		// Every rule needs a tag; accounts and addresses, the commonest targets, have none.
+		return ""
+	}
+	best, found := "", false
+	for k, glob := range e.Tags {
+		if found && k >= best {
+			continue
+		}
 		v, ok := tags[k]
 		if !ok {
 			continue
 		}
-		if m, _ := matchGlob(e.Tags[k], v); m {
-			return fmt.Sprintf("tag %s=%s", k, v)
+		if m, _ := matchGlob(glob, v); m {
+			best, found = k, true
 		}
+	}
+	if found {
+		return fmt.Sprintf("tag %s=%s", best, tags[best])
 	}
 	if e.HonourExceptionTag {
 		if v, ok := tags[ExceptionTag]; ok {
