@@ -566,7 +566,7 @@ func TestSkipNamesTheDeviation(t *testing.T) {
 	}{
 		{"supported", []string{"ec2:ModifyInstanceAttribute", "iam:UpdateAccessKey"}, ""},
 		{"unsupported", []string{"ec2:DescribeInstances", "guardduty:ArchiveFindings"}, "moto: guardduty:ArchiveFindings unsupported: HTTP 404"},
-		{"differs", []string{"ec2:ModifyNetworkInterfaceAttribute"}, "moto: ec2:ModifyNetworkInterfaceAttribute differs: Groups are added"},
+		{"differs", []string{"ec2:ModifyNetworkInterfaceAttribute"}, "moto: ec2:ModifyNetworkInterfaceAttribute differs: an interface's groups are reported as the union"},
 		{"none", nil, ""},
 	}
 	for _, tt := range tests {
