@@ -11,6 +11,7 @@ import (
 	"github.com/firebreak-sec/firebreak/internal/action/catalog"
 	"github.com/firebreak-sec/firebreak/internal/cloud/sim"
 	"github.com/firebreak-sec/firebreak/internal/decide"
+	"github.com/firebreak-sec/firebreak/internal/engine"
 	"github.com/firebreak-sec/firebreak/internal/event"
 	"github.com/firebreak-sec/firebreak/internal/playbook"
 	"github.com/firebreak-sec/firebreak/internal/run"
@@ -82,7 +83,7 @@ func TestIAMPolicyCoversTheExamples(t *testing.T) {
 			if d.Outcome != decide.Planned {
 				continue
 			}
-			r := run.Execute(ctx, env, cat, planFor(ev, d))
+			r := run.Execute(ctx, env, cat, engine.PlanFor(ev, d))
 			if r.Failed() {
 				t.Errorf("%s on %s %s failed: %+v", d.Playbook, d.Target.Kind, d.Target.ID, r.Steps)
 			}

@@ -88,6 +88,10 @@ evidence first, records every step, and can undo its containment exactly.`,
 		newPlaybookCmd(s),
 		newRunCmd(s),
 		newIAMPolicyCmd(s),
+		newServeCmd(s),
+		newMigrateCmd(s),
+		newAuditCmd(s),
+		newLambdaCmd(s),
 	)
 	return root
 }

@@ -3,12 +3,9 @@ package cli
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,6 +17,7 @@ import (
 	awscloud "github.com/firebreak-sec/firebreak/internal/cloud/aws"
 	"github.com/firebreak-sec/firebreak/internal/cloud/sim"
 	"github.com/firebreak-sec/firebreak/internal/decide"
+	"github.com/firebreak-sec/firebreak/internal/engine"
 	"github.com/firebreak-sec/firebreak/internal/event"
 	"github.com/firebreak-sec/firebreak/internal/run"
 	"github.com/firebreak-sec/firebreak/internal/world"
@@ -119,7 +117,9 @@ func runRun(ctx context.Context, s *streams, o *runOptions, inputs []string) err
 	emit := func(ev *event.Event) error {
 		decide.Enrich(ev, inv)
 		for _, d := range eng.Decide(ctx, ev, inv) {
-			plan := planFor(ev, d)
+			// The engine's plan, so that run and serve name the same incident for the same
+			// event and the actions recognise each other's work.
+			plan := engine.PlanFor(ev, d)
 			if d.Outcome != decide.Planned {
 				rep.decision(plan, nil)
 				continue
@@ -153,30 +153,6 @@ func runRun(ctx context.Context, s *streams, o *runOptions, inputs []string) err
 		return &exitError{code: ExitRejected, err: fmt.Errorf("%d decisions failed, %d inputs rejected; see above", failed, rejected)}
 	}
 	return nil
-}
-
-// planFor turns a decision into the plan the executor carries out. The incident id is
-// derived from the playbook, the target and the event, so the same event run twice names
-// the same incident and the actions recognise their own earlier work.
-func planFor(ev *event.Event, d decide.Decision) run.Plan {
-	h := sha256.Sum256([]byte(strings.Join([]string{d.Playbook, d.Target.Account, d.Target.Region, string(d.Target.Kind), d.Target.ID, ev.ID}, "\x00")))
-	p := run.Plan{
-		Playbook: d.Playbook,
-		Incident: "inc-" + hex.EncodeToString(h[:6]),
-		Outcome:  string(d.Outcome),
-		Reason:   d.Reason,
-		Target: action.Target{Kind: d.Target.Kind, ID: d.Target.ID, ARN: d.Target.ARN,
-			Account: d.Target.Account, Region: d.Target.Region, Tags: d.Target.Tags},
-		Event: ev,
-	}
-	for _, st := range d.Steps {
-		step := run.Step{Action: st.Action, With: st.With, Outcome: string(st.Outcome), Reason: st.Reason}
-		if st.Step != nil {
-			step.ContinueOnError = st.Step.ContinueOnError
-		}
-		p.Steps = append(p.Steps, step)
-	}
-	return p
 }
 
 func writeState(org *sim.Org, path string) error {

@@ -69,7 +69,7 @@ func (e *Engine) acceptOne(ctx context.Context, tx *store.Tx, ev *event.Event, v
 		return false, err
 	}
 	decide.Enrich(ev, e.cfg.Inventory)
-	for _, d := range e.cfg.Decider.Decide(ctx, ev, e.cfg.Inventory) {
+	for _, d := range e.decider.Load().Decide(ctx, ev, e.cfg.Inventory) {
 		if err := e.handleDecision(ctx, tx, ev, d, via, now, breaker); err != nil {
 			return false, fmt.Errorf("event %s, playbook %s: %w", ev.ID, d.Playbook, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,6 +49,11 @@ type Config struct {
 	Logger       *slog.Logger
 	// Now is the clock for records and windows; time.Now when nil.
 	Now func() time.Time
+	// AfterStep, when set, is called once an attempt at a step has been recorded, with the
+	// step as stored, from the worker that ran it: a simulated organisation can be saved
+	// there, so that its state never lags behind the store's. Several workers may call it
+	// at once.
+	AfterStep func(incident string, st store.Step)
 }
 
 // Breaker limits how much the engine contains on its own within a window. Past a limit, a
@@ -70,6 +76,9 @@ type Engine struct {
 	store *store.Store
 	cfg   Config
 	jobs  jobQueue
+	// decider is the one events are decided with: SetDecider replaces it while events are
+	// being accepted, so it is read once per event rather than taken from cfg.
+	decider atomic.Pointer[decide.Engine]
 	// stepEnv is cfg.Env with a single attempt per job: retrying is River's, so that a
 	// retry survives a restart and waits without holding a worker.
 	stepEnv *action.Env
@@ -110,6 +119,7 @@ func New(s *store.Store, cfg Config) (*Engine, error) {
 	env := *cfg.Env
 	env.Retry = action.Retry{Attempts: 1}
 	e := &Engine{store: s, cfg: cfg, stepEnv: &env}
+	e.decider.Store(cfg.Decider)
 
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &stepWorker{e: e}); err != nil {
@@ -145,6 +155,15 @@ func (e *Engine) Start(ctx context.Context) error {
 		return fmt.Errorf("engine: start the job queue: %w", err)
 	}
 	return nil
+}
+
+// SetDecider replaces the decider, as when the playbooks are reloaded: events accepted
+// from now on are decided by d, while incidents already open keep the steps they were
+// planned with. A nil d is ignored.
+func (e *Engine) SetDecider(d *decide.Engine) {
+	if d != nil {
+		e.decider.Store(d)
+	}
 }
 
 // Stop waits for running steps to finish (or ctx to end) and stops taking new ones.

@@ -60,6 +60,8 @@ type options struct {
 	attempts int
 	// stopped leaves the engine's workers stopped; start them with f.eng.Start.
 	stopped bool
+	// afterStep is Config.AfterStep.
+	afterStep func(incident string, st store.Step)
 }
 
 // eachDatabase runs fn on SQLite and on PostgreSQL (see storetest.Each).
@@ -87,7 +89,7 @@ func newFixture(t *testing.T, d store.Dialect, o options) *fixture {
 	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
 		Poll: 5 * time.Millisecond, Retry: action.Retry{Attempts: o.attempts, Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}}
 	eng, err := New(s, Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
-		Inventory: inventory{w}, Breaker: o.breaker, PollInterval: 20 * time.Millisecond})
+		Inventory: inventory{w}, Breaker: o.breaker, PollInterval: 20 * time.Millisecond, AfterStep: o.afterStep})
 	if err != nil {
 		t.Fatal(err)
 	}

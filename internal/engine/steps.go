@@ -182,6 +182,9 @@ func (e *Engine) runStep(ctx context.Context, args StepArgs, attempt, maxAttempt
 		// record it.
 		return fmt.Errorf("incident %s step %d (%s): record the outcome: %w", inc.ID, st.Index, st.Action, err)
 	}
+	if e.cfg.AfterStep != nil {
+		e.cfg.AfterStep(inc.ID, st)
+	}
 	if sr.Status == run.Failed {
 		stepErr := fmt.Errorf("incident %s step %d (%s): %s", inc.ID, st.Index, st.Action, st.Reason)
 		if retry {

@@ -1,0 +1,495 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/firebreak-sec/firebreak/internal/action"
+	"github.com/firebreak-sec/firebreak/internal/action/catalog"
+	awscloud "github.com/firebreak-sec/firebreak/internal/cloud/aws"
+	"github.com/firebreak-sec/firebreak/internal/cloud/sim"
+	"github.com/firebreak-sec/firebreak/internal/config"
+	"github.com/firebreak-sec/firebreak/internal/decide"
+	"github.com/firebreak-sec/firebreak/internal/engine"
+	"github.com/firebreak-sec/firebreak/internal/playbook"
+	"github.com/firebreak-sec/firebreak/internal/server"
+	"github.com/firebreak-sec/firebreak/internal/store"
+	"github.com/firebreak-sec/firebreak/internal/world"
+)
+
+// Server timeouts. A slow or stalled client must not hold a connection, and a goroutine,
+// for ever; the bodies are small JSON documents, so a minute to send one is generous.
+const (
+	serveReadHeaderTimeout = 10 * time.Second
+	serveReadTimeout       = time.Minute
+	serveWriteTimeout      = time.Minute
+	serveIdleTimeout       = 2 * time.Minute
+	// serveShutdownTimeout bounds the drain on SIGINT or SIGTERM: requests in flight are
+	// answered and running steps finish. A step still running then is interrupted and runs
+	// again after the next start (the actions are idempotent).
+	serveShutdownTimeout = 30 * time.Second
+)
+
+// Development settings.
+const (
+	// devWorld is the simulated organisation serve --dev acts on without --world.
+	devWorld = "examples/world.yaml"
+	// devWorldState is where the organisation's state is kept, under the data directory,
+	// without --world-state.
+	devWorldState = "world-state.json"
+	// devExampleEvent is the event the printed curl line posts.
+	devExampleEvent = "examples/events/guardduty-backdoor-c2-prod.json"
+	// devPollInterval is how often idle workers look for steps: a developer waits for
+	// each step, and polling a local SQLite file often costs nothing.
+	devPollInterval = 200 * time.Millisecond
+)
+
+type serveOptions struct {
+	dev        bool
+	world      string
+	worldState string
+}
+
+func newServeCmd(s *streams) *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the server: take events over HTTP and contain the incidents they open",
+		Long: `Serve takes detectors' events with POST /v1/events (header X-Api-Key), stores them,
+decides them with the playbooks and carries out the planned steps, recording every
+change in the audit chain. It answers GET /healthz, /readyz and /metrics too.
+
+Settings come from the configuration file (--config or FIREBREAK_CONFIG), then the
+FIREBREAK_* environment variables, then the flags. An API key is required: set
+FIREBREAK_API_KEY or list api_keys in the file.
+
+With --dev nothing needs configuring: the server acts on the simulated organisation of
+--world, keeps its state in --world-state across restarts, stores incidents in a
+temporary directory unless --data-dir or --database is given, and prints an API key
+(FIREBREAK_API_KEY's, or a new one) and a curl command that posts an example event.
+
+SIGHUP reloads the playbooks, all or nothing: a set with any problem is logged and the
+running set stays in force. SIGINT or SIGTERM stops taking requests, lets the running
+ones and the running steps finish, and exits.`,
+		Example: `  firebreak serve --dev
+  FIREBREAK_API_KEY=... firebreak serve --config firebreak.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), s, o, cmd.Flags())
+		},
+	}
+	f := cmd.Flags()
+	f.String("listen", config.DefaultListen, "HOST:PORT to listen on")
+	f.String("playbooks", config.DefaultPlaybooks, "directory of playbooks")
+	addStoreFlags(f)
+	f.BoolVar(&o.dev, "dev", false, "development: act on a simulated organisation, with no configuration needed")
+	f.StringVar(&o.world, "world", devWorld, "with --dev, the simulated organisation to act on (CONTRACTS §4)")
+	f.StringVar(&o.worldState, "world-state", "", "with --dev, the file the organisation's state is kept in across restarts (default DATA-DIR/"+devWorldState+")")
+	return cmd
+}
+
+// addStoreFlags adds the flags that say where the store is, shared by every command that
+// reads or writes it, so that each finds the database serve used.
+func addStoreFlags(f *pflag.FlagSet) {
+	f.String(config.FlagConfig, "", "configuration file (firebreak.yaml); FIREBREAK_CONFIG also names it")
+	f.String("data-dir", config.DefaultDataDir, "directory of the SQLite database ("+config.DatabaseFile+")")
+	f.String("database", "", "SQLite file path, or postgres://... URL for several replicas (default DATA-DIR/"+config.DatabaseFile+")")
+}
+
+func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.FlagSet) error {
+	if !o.dev && (flags.Changed("world") || flags.Changed("world-state")) {
+		return usageErr("--world and --world-state need --dev: only the simulated organisation has a world file")
+	}
+	cfg, err := config.Resolve(flags, os.LookupEnv)
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	keys := cfg.APIKeys
+	if len(keys) == 0 {
+		if !o.dev {
+			return usageErr("no API key configured: set FIREBREAK_API_KEY to a secret of at least %d characters, or list api_keys in the configuration file (--config); only --dev makes one up", config.MinAPIKeyLength)
+		}
+		k, err := newAPIKey()
+		if err != nil {
+			return err
+		}
+		keys = []config.APIKey{{Name: "dev", Key: config.Secret(k)}}
+	}
+	if o.dev && !storeGiven(flags) {
+		// A developer's first run must not need a directory of its own, and must not find
+		// incidents left over from someone else's. The directory is kept after exit, so
+		// that its audit chain can still be verified.
+		dir, err := os.MkdirTemp("", "firebreak-dev-")
+		if err != nil {
+			return usageErr("create a temporary data directory: %v; pass --data-dir DIR", err)
+		}
+		cfg.DataDir, cfg.Database = dir, filepath.Join(dir, config.DatabaseFile)
+	}
+	log := cfg.Log.Logger(s.err)
+
+	set, err := loadPlaybooks(s, cfg.Playbooks)
+	if err != nil {
+		return err
+	}
+	decider := newDecider(set, cfg.Modes)
+
+	st, err := openStore(ctx, cfg, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return usageErr("database %s: %v; check that it is reachable and writable", storeName(cfg), err)
+	}
+
+	env := &action.Env{Notify: logNotifier{log}, Cache: &action.Cache{}}
+	var (
+		inv   decide.Inventory
+		saver *worldSaver
+	)
+	if o.dev {
+		var org *sim.Org
+		org, inv, saver, err = devOrganisation(o, cfg, log)
+		if err != nil {
+			return err
+		}
+		env.Cloud = org
+		// The simulation finishes background work (snapshots, commands) within a few
+		// polls; waiting AWS's intervals for it would only slow a developer down.
+		env.Poll = 10 * time.Millisecond
+	} else {
+		p, err := awscloud.New(ctx, awscloud.Options{RoleName: cfg.Accounts.RoleName, ExternalID: string(cfg.Accounts.ExternalID)})
+		if err != nil {
+			return usageErr("AWS configuration: %v; check the credentials the SDK finds (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL)", err)
+		}
+		env.Cloud = p
+	}
+
+	ecfg := engine.Config{
+		Decider:    decider,
+		Catalogue:  catalog.Default(),
+		Env:        env,
+		Inventory:  inv,
+		JoinWindow: cfg.Limits.IncidentJoinWindow,
+		Breaker: engine.Breaker{Window: cfg.Limits.Breaker.Window, PerPlaybook: cfg.Limits.Breaker.PerPlaybook,
+			Total: cfg.Limits.Breaker.Overall, Accounts: cfg.Limits.Breaker.Accounts},
+		Logger: log,
+	}
+	if saver != nil {
+		ecfg.AfterStep = saver.afterStep
+		ecfg.PollInterval = devPollInterval
+	}
+	eng, err := engine.New(st, ecfg)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	apiKeys := make([]server.APIKey, len(keys))
+	for i, k := range keys {
+		apiKeys[i] = server.APIKey{Name: k.Name, Key: string(k.Key)}
+	}
+	handler, err := server.New(server.Options{Intake: eng, APIKeys: apiKeys, Ready: func(ctx context.Context) error {
+		return pingStore(ctx, st)
+	}, Registry: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return usageErr("--listen %s: %v; choose a free HOST:PORT", cfg.Listen, err)
+	}
+	// The engine outlives the request context: it is stopped explicitly below, after the
+	// HTTP server has drained, so that no accepted event waits on a stopped queue.
+	if err := eng.Start(context.WithoutCancel(ctx)); err != nil {
+		ln.Close()
+		return err
+	}
+	hs := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: serveReadHeaderTimeout,
+		ReadTimeout:       serveReadTimeout,
+		WriteTimeout:      serveWriteTimeout,
+		IdleTimeout:       serveIdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	addr := ln.Addr().String()
+	fmt.Fprintf(s.out, "listening on http://%s\n", addr)
+	if o.dev {
+		key := string(keys[0].Key)
+		fmt.Fprintf(s.out, "api key: %s\n", key)
+		fmt.Fprintf(s.out, "curl -sS -H 'X-Api-Key: %s' --data-binary @%s http://%s/v1/events\n", key, devExampleEvent, addr)
+		fmt.Fprintf(s.out, "audit: firebreak audit verify %s\n", storeFlag(cfg))
+	}
+	log.Info("serving", "listen", addr, "playbooks", cfg.Playbooks, "count", len(set.Playbooks), "database", storeName(cfg))
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var serveErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down: finishing requests and running steps")
+			break loop
+		case err := <-served:
+			serveErr = fmt.Errorf("serve on %s: %w", addr, err)
+			break loop
+		case <-hup:
+			reloadPlaybooks(cfg, eng, log)
+		}
+	}
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serveShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Warn("requests still in flight at shutdown were cut off", "err", err)
+	}
+	if err := eng.Stop(sctx); err != nil {
+		log.Warn("steps still running at shutdown were interrupted; they run again at the next start", "err", err)
+	}
+	if saver != nil {
+		if err := saver.save(); err != nil {
+			serveErr = errors.Join(serveErr, err)
+		}
+	}
+	if serveErr != nil {
+		return &exitError{code: ExitRejected, err: serveErr}
+	}
+	return nil
+}
+
+// storeGiven says whether the user named a store, by flag, environment or configuration
+// file; --dev uses a temporary one only when nobody did.
+func storeGiven(flags *pflag.FlagSet) bool {
+	if flags.Changed("data-dir") || flags.Changed("database") || flags.Changed(config.FlagConfig) {
+		return true
+	}
+	for _, v := range []string{"FIREBREAK_DATA_DIR", "FIREBREAK_DATABASE", config.EnvConfig} {
+		if _, ok := os.LookupEnv(v); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// newAPIKey makes a key for --dev: 128 random bits, hex, well above MinAPIKeyLength.
+func newAPIKey() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate an API key: %w; set FIREBREAK_API_KEY instead", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// newDecider builds the decider for set with the configured modes applied, so that a
+// dry_run or a per-playbook mode in the configuration file wins over the playbook's own.
+func newDecider(set *playbook.Set, modes config.Modes) *decide.Engine {
+	for _, p := range set.Playbooks {
+		p.Mode = playbook.Mode(modes.Mode(p.Name, string(p.Mode)))
+	}
+	return decide.New(set, decide.Options{})
+}
+
+// reloadPlaybooks replaces the engine's playbooks with the directory's current ones, all or
+// nothing: half a set could drop the playbook that contains an incident now, so a set with
+// any problem leaves the running one in force.
+func reloadPlaybooks(cfg *config.Config, eng *engine.Engine, log *slog.Logger) {
+	set, err := playbook.LoadDir(cfg.Playbooks, catalog.Default())
+	if err != nil {
+		var les playbook.LoadErrors
+		if !errors.As(err, &les) {
+			log.Error("playbooks not reloaded: the previous set stays in force; fix the problem and send SIGHUP again",
+				"dir", cfg.Playbooks, "err", err)
+			return
+		}
+		for _, le := range les {
+			log.Error("playbook problem", "at", le.Error())
+		}
+		log.Error("playbooks not reloaded: the previous set stays in force; fix the problems and send SIGHUP again",
+			"dir", cfg.Playbooks, "problems", len(les))
+		return
+	}
+	eng.SetDecider(newDecider(set, cfg.Modes))
+	log.Info("playbooks reloaded", "dir", cfg.Playbooks, "count", len(set.Playbooks))
+}
+
+// openStore opens the configured database. create says whether a missing SQLite file may
+// be created: a command that only reads must not make an empty store and report on it.
+func openStore(ctx context.Context, cfg *config.Config, create bool) (*store.Store, error) {
+	driver, source := cfg.DatabaseDriver()
+	if driver == config.DriverSQLite {
+		if create {
+			if err := os.MkdirAll(filepath.Dir(source), 0o700); err != nil {
+				return nil, usageErr("data directory %s: %v; pass a writable --data-dir", filepath.Dir(source), err)
+			}
+		} else if _, err := os.Stat(source); errors.Is(err, fs.ErrNotExist) {
+			return nil, usageErr("database %s does not exist; pass the --data-dir or --database the server used", source)
+		} else if err != nil {
+			return nil, usageErr("database %s: %v; pass the --data-dir or --database the server used", source, err)
+		}
+	}
+	st, err := store.Open(ctx, source)
+	if err != nil {
+		return nil, usageErr("database %s: %v; check --database or --data-dir", storeName(cfg), err)
+	}
+	return st, nil
+}
+
+// storeName names the database for messages without the password a postgres URL may hold.
+func storeName(cfg *config.Config) string {
+	driver, source := cfg.DatabaseDriver()
+	if driver == config.DriverPostgres {
+		return redactURL(source)
+	}
+	return source
+}
+
+// storeFlag is the flag that names the configured database to the other commands.
+func storeFlag(cfg *config.Config) string {
+	if cfg.Database == filepath.Join(cfg.DataDir, config.DatabaseFile) {
+		return "--data-dir " + cfg.DataDir
+	}
+	return "--database " + storeName(cfg)
+}
+
+// redactURL hides the password in a database URL; a URL it cannot read is hidden whole,
+// since it may hold one.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[database URL]"
+	}
+	return u.Redacted()
+}
+
+// pingStore is the readiness check: the server can take events only while the database
+// answers, since it acknowledges an event only once it is stored.
+func pingStore(ctx context.Context, st *store.Store) error {
+	return st.Read(ctx, func(tx *store.Tx) error {
+		var one int
+		return tx.QueryRow(ctx, "SELECT 1").Scan(&one)
+	})
+}
+
+// devOrganisation builds the simulated organisation of serve --dev: the saved state when
+// there is one, so that a restart acts on the organisation as the last run left it, and
+// the world file otherwise.
+func devOrganisation(o *serveOptions, cfg *config.Config, log *slog.Logger) (*sim.Org, decide.Inventory, *worldSaver, error) {
+	statePath := o.worldState
+	if statePath == "" {
+		statePath = filepath.Join(cfg.DataDir, devWorldState)
+	}
+	from := statePath
+	data, err := os.ReadFile(statePath)
+	if errors.Is(err, fs.ErrNotExist) {
+		from = o.world
+		data, err = os.ReadFile(o.world)
+	}
+	if err != nil {
+		return nil, nil, nil, usageErr("world %s: %v; pass --world FILE", from, err)
+	}
+	w, err := world.Parse(from, data)
+	if err != nil {
+		return nil, nil, nil, &exitError{code: ExitUsage, err: err}
+	}
+	// Deciding reads tags from a copy of its own: the simulation changes its world while
+	// steps run, and reading that one from the intake at the same time would race.
+	snapshot, err := world.Parse(from, data)
+	if err != nil {
+		return nil, nil, nil, &exitError{code: ExitUsage, err: err}
+	}
+	org := sim.New(w, sim.Options{})
+	saver := &worldSaver{org: org, path: statePath, log: log}
+	// Saving at once proves the path writable before any event is taken.
+	if err := saver.save(); err != nil {
+		return nil, nil, nil, usageErr("%v; pass a writable --world-state FILE", err)
+	}
+	log.Info("simulated organisation", "from", from, "state", statePath)
+	return org, worldInventory{snapshot}, saver, nil
+}
+
+// worldSaver keeps the simulated organisation's state file in step with the store, so that
+// after a restart the organisation is as the recorded incidents left it.
+type worldSaver struct {
+	mu   sync.Mutex // one write at a time: steps finish on several workers
+	org  *sim.Org
+	path string
+	log  *slog.Logger
+}
+
+func (ws *worldSaver) afterStep(incident string, st store.Step) {
+	if err := ws.save(); err != nil {
+		ws.log.Error("simulated organisation not saved", "incident", incident, "step", st.Index, "err", err)
+	}
+}
+
+func (ws *worldSaver) save() error {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if err := writeFileAtomic(ws.path, ws.org.Dump); err != nil {
+		return fmt.Errorf("world state %s: %w", ws.path, err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file in the same directory and a rename,
+// so that a crash mid-write leaves the previous content rather than half a file.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	err = write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// logNotifier delivers notifications to the log: no notification integration is
+// configured yet, and a notification must never vanish without a trace.
+type logNotifier struct{ log *slog.Logger }
+
+func (n logNotifier) Notify(ctx context.Context, m action.Notification) (retry bool, err error) {
+	n.log.InfoContext(ctx, "notification", "incident", m.Incident, "to", m.To, "channel", m.Channel,
+		"subject", m.Subject, "message", m.Message)
+	return false, nil
+}
