@@ -10,6 +10,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+
+	"github.com/firebreak-sec/firebreak/internal/intake/lambda"
 )
 
 // Exit codes (CONTRACTS §6).
@@ -46,8 +48,17 @@ type streams struct {
 	out, err io.Writer
 }
 
-// Main runs the command line and returns the process exit code.
+// Main runs the command line and returns the process exit code. Inside AWS Lambda, with no
+// arguments, it runs the lambda command: a function's runtime starts its bootstrap
+// executable without any, so the binary itself can be the function's bootstrap.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 && lambda.RunningInLambda() {
+		args = []string{"lambda"}
+	}
+	if args == nil {
+		// Cobra reads os.Args when given nil; the arguments are only ever those passed here.
+		args = []string{}
+	}
 	s := &streams{in: stdin, out: stdout, err: stderr}
 	root := newRoot(s)
 	root.SetArgs(args)

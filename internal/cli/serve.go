@@ -19,6 +19,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -31,6 +34,8 @@ import (
 	"github.com/firebreak-sec/firebreak/internal/config"
 	"github.com/firebreak-sec/firebreak/internal/decide"
 	"github.com/firebreak-sec/firebreak/internal/engine"
+	"github.com/firebreak-sec/firebreak/internal/intake"
+	"github.com/firebreak-sec/firebreak/internal/intake/sqs"
 	"github.com/firebreak-sec/firebreak/internal/playbook"
 	"github.com/firebreak-sec/firebreak/internal/server"
 	"github.com/firebreak-sec/firebreak/internal/store"
@@ -77,7 +82,9 @@ func newServeCmd(s *streams) *cobra.Command {
 		Short: "Run the server: take events over HTTP and contain the incidents they open",
 		Long: `Serve takes detectors' events with POST /v1/events (header X-Api-Key), stores them,
 decides them with the playbooks and carries out the planned steps, recording every
-change in the audit chain. It answers GET /healthz, /readyz and /metrics too.
+change in the audit chain. It answers GET /healthz, /readyz and /metrics too. It also
+takes events from the SQS queues listed under sqs.queues in the configuration file,
+with the AWS credentials the SDK finds (AWS_ENDPOINT_URL names another endpoint).
 
 Settings come from the configuration file (--config or FIREBREAK_CONFIG), then the
 FIREBREAK_* environment variables, then the flags. An API key is required: set
@@ -86,11 +93,12 @@ FIREBREAK_API_KEY or list api_keys in the file.
 With --dev nothing needs configuring: the server acts on the simulated organisation of
 --world, keeps its state in --world-state across restarts, stores incidents in a
 temporary directory unless --data-dir or --database is given, and prints an API key
-(FIREBREAK_API_KEY's, or a new one) and a curl command that posts an example event.
+(FIREBREAK_API_KEY's, or a new one) and a curl command that posts an example event;
+it polls SQS only when queues are configured.
 
 SIGHUP reloads the playbooks, all or nothing: a set with any problem is logged and the
 running set stays in force. SIGINT or SIGTERM stops taking requests, lets the running
-ones and the running steps finish, and exits.`,
+ones, the messages received and the running steps finish, and exits.`,
 		Example: `  firebreak serve --dev
   FIREBREAK_API_KEY=... firebreak serve --config firebreak.yaml`,
 		Args: cobra.NoArgs,
@@ -166,7 +174,15 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 	var (
 		inv   decide.Inventory
 		saver *worldSaver
+		// awsCfg is the SDK's configuration, shared by the provider and the SQS clients so
+		// that both find the same credentials and endpoint. --dev needs it only for queues.
+		awsCfg aws.Config
 	)
+	if !o.dev || len(cfg.SQS.Queues) > 0 {
+		if awsCfg, err = awsconfig.LoadDefaultConfig(ctx); err != nil {
+			return usageErr("AWS configuration: %v; check the credentials the SDK finds (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL)", err)
+		}
+	}
 	if o.dev {
 		var org *sim.Org
 		org, inv, saver, err = devOrganisation(o, cfg, log)
@@ -178,7 +194,7 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 		// polls; waiting AWS's intervals for it would only slow a developer down.
 		env.Poll = 10 * time.Millisecond
 	} else {
-		p, err := awscloud.New(ctx, awscloud.Options{RoleName: cfg.Accounts.RoleName, ExternalID: string(cfg.Accounts.ExternalID)})
+		p, err := awscloud.NewFromConfig(awsCfg, awscloud.Options{RoleName: cfg.Accounts.RoleName, ExternalID: string(cfg.Accounts.ExternalID)})
 		if err != nil {
 			return usageErr("AWS configuration: %v; check the credentials the SDK finds (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL)", err)
 		}
@@ -217,6 +233,11 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 		return err
 	}
 
+	pollers, err := sqsPollers(awsCfg, cfg.SQS.Queues, eng, st, reg, log)
+	if err != nil {
+		return err
+	}
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return usageErr("--listen %s: %v; choose a free HOST:PORT", cfg.Listen, err)
@@ -237,6 +258,19 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 	}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
+
+	// The pollers stop taking messages as soon as shutdown begins, like the HTTP server,
+	// and are waited for before the engine stops, so that every message they received is
+	// stored, or left on its queue, rather than cut off halfway.
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	defer stopPolling()
+	var polling sync.WaitGroup
+	for _, p := range pollers {
+		polling.Go(func() { p.Run(pollCtx) })
+	}
+	for _, q := range cfg.SQS.Queues {
+		log.Info("polling SQS", "queue", q.URL, "region", q.Region)
+	}
 
 	addr := ln.Addr().String()
 	fmt.Fprintf(s.out, "listening on http://%s\n", addr)
@@ -267,11 +301,14 @@ loop:
 		}
 	}
 
+	stopPolling()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), serveShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		log.Warn("requests still in flight at shutdown were cut off", "err", err)
 	}
+	// The pollers' drain is bounded by sqsDrainTimeout, within the shutdown's time.
+	polling.Wait()
 	if err := eng.Stop(sctx); err != nil {
 		log.Warn("steps still running at shutdown were interrupted; they run again at the next start", "err", err)
 	}
@@ -284,6 +321,57 @@ loop:
 		return &exitError{code: ExitRejected, err: serveErr}
 	}
 	return nil
+}
+
+// sqsDrainTimeout bounds how long a poller, once shutdown begins, keeps storing the messages
+// it has received: half the shutdown's time, so that the engine's own drain still has the
+// rest. A message not stored by then stays on its queue and is delivered again.
+const sqsDrainTimeout = serveShutdownTimeout / 2
+
+// sqsPollers builds a poller for each configured queue, each with a client for the queue's
+// region from awsCfg (which honours AWS_ENDPOINT_URL), and counts what they do in reg.
+// A poller takes the options of one queue, so each queue has its own.
+func sqsPollers(awsCfg aws.Config, queues []config.Queue, in intake.Intake, dl intake.DeadLetterer, reg prometheus.Registerer, log *slog.Logger) ([]*sqs.Poller, error) {
+	if len(queues) == 0 {
+		return nil, nil
+	}
+	counter := func(name, help string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, []string{"queue"})
+		reg.MustRegister(c)
+		return c
+	}
+	received := counter("firebreak_sqs_messages_received_total", "Messages received from each SQS queue.")
+	stored := counter("firebreak_sqs_messages_stored_total", "Messages from each SQS queue taken in and deleted.")
+	deadLettered := counter("firebreak_sqs_messages_dead_lettered_total", "Messages from each SQS queue kept, whole or in part, as dead letters.")
+	failed := counter("firebreak_sqs_failures_total", "Messages left on each SQS queue, and failed calls to it.")
+	hooks := sqs.Hooks{
+		Received: func(q string, n int) { received.WithLabelValues(q).Add(float64(n)) },
+		Stored: func(q string, res intake.Result) {
+			stored.WithLabelValues(q).Inc()
+			if res.DeadLettered {
+				deadLettered.WithLabelValues(q).Inc()
+			}
+		},
+		Failed: func(q string, _ error) { failed.WithLabelValues(q).Inc() },
+	}
+	var pollers []*sqs.Poller
+	for _, q := range queues {
+		client := awssqs.NewFromConfig(awsCfg, func(o *awssqs.Options) { o.Region = q.Region })
+		p, err := sqs.New(client, in, dl, sqs.Options{
+			Queues:            []string{q.URL},
+			WaitTime:          q.WaitTime,
+			MaxMessages:       q.MaxMessages,
+			VisibilityTimeout: q.VisibilityTimeout,
+			DrainTimeout:      sqsDrainTimeout,
+			Logger:            log,
+			Hooks:             hooks,
+		})
+		if err != nil {
+			return nil, &exitError{code: ExitUsage, err: err}
+		}
+		pollers = append(pollers, p)
+	}
+	return pollers, nil
 }
 
 // storeGiven says whether the user named a store, by flag, environment or configuration

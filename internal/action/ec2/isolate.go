@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/autoscaling"
@@ -71,7 +72,9 @@ import (
 // directly and the step costs one round trip fewer when the groups are cached; cold, the
 // isolation group's rules must be gone before any interface enters it, so the step still
 // costs four. A cached id that AWS no longer knows is forgotten, and the next attempt looks
-// again.
+// again. Isolations that are the first in a VPC at once, in several processes, converge on
+// one pair of groups: the one whose creation finds the group already there uses it, and
+// each completes whatever rules the other has not yet set (see configure).
 //
 // Everything changed is recorded for undo: each interface's groups and tracking timeouts,
 // whether termination protection was off, the metadata options, the Auto Scaling group and
@@ -721,15 +724,13 @@ func (r *isolateRun) createGroup(ctx context.Context, vpc, name string, g *types
 		TagSpecifications: []types.TagSpecification{{ResourceType: types.ResourceTypeSecurityGroup,
 			Tags: []types.Tag{{Key: aws.String("firebreak:managed"), Value: aws.String("true")}}}},
 	})
+	if cloud.Code(err) == "InvalidGroup.Duplicate" {
+		// Another isolation, in this process or another, created it since round one
+		// looked: use that one. Its rules may still be in the making; configure converges
+		// on them either way.
+		return r.lookUpCreated(ctx, vpc, name, err)
+	}
 	if err != nil {
-		if cloud.Code(err) == "InvalidGroup.Duplicate" {
-			// Another incident created it first; find it.
-			if ferr := r.findGroups(ctx, vpc); ferr == nil {
-				if g := r.foundGroup(vpc, name); g != nil {
-					return g, nil
-				}
-			}
-		}
 		return nil, action.AWSError(err, r.account, "ec2:CreateSecurityGroup", "create security group "+name+" in "+vpc)
 	}
 	r.trace.Record(out.ResultMetadata)
@@ -737,19 +738,91 @@ func (r *isolateRun) createGroup(ctx context.Context, vpc, name string, g *types
 		IpPermissionsEgress: []types.IpPermission{{IpProtocol: aws.String("-1"), IpRanges: []types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}}}, nil
 }
 
+// lookUpCreated finds the group called name in vpc after CreateSecurityGroup said it
+// already exists. EC2's reads are eventually consistent, so a group created a moment ago
+// may not be listed yet: the lookup is repeated with the step's backoff before dup, the
+// creation's error, is returned.
+func (r *isolateRun) lookUpCreated(ctx context.Context, vpc, name string, dup error) (*types.SecurityGroup, error) {
+	for n := 1; ; n++ {
+		if err := r.findGroups(ctx, vpc); err != nil {
+			return nil, err
+		}
+		if g := r.foundGroup(vpc, name); g != nil {
+			return g, nil
+		}
+		if n >= r.env.Retry.MaxAttempts() {
+			return nil, action.AWSError(dup, r.account, "ec2:CreateSecurityGroup", "create security group "+name+" in "+vpc)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(r.env.Retry.Backoff(n)):
+		}
+	}
+}
+
 // configure gives a group the rules its role needs, with one call per direction at most.
+//
+// Two isolations that are the first in a VPC at once (two processes, or two workers with
+// caches of their own) set the same new group up together, so each may find the other's
+// work done under it: a rule it adds already there (InvalidPermission.Duplicate) or a rule
+// it removes already gone (InvalidPermission.NotFound). Only here are those answers taken
+// for a race rather than a failure, since the group is Firebreak's own and the rules are the
+// ones its role fixes. A call that fails that way may have changed nothing at all (EC2
+// applies a call's rules all or none), so configure reads the group again and completes
+// what is still missing, until the group is ready; the common path costs nothing more.
 func (r *isolateRun) configure(ctx context.Context, g *types.SecurityGroup, untracking bool) error {
-	id := aws.ToString(g.GroupId)
-	if !untracking {
-		if len(g.IpPermissionsEgress) == 0 && len(g.IpPermissions) == 0 {
+	const attempts = 3
+	for n := 1; ; n++ {
+		raced, err := r.applyRules(ctx, g, untracking)
+		if err != nil || !raced {
+			return err
+		}
+		if g, err = r.readGroup(ctx, aws.ToString(g.GroupId)); err != nil {
+			return err
+		}
+		if ready(*g, untracking) {
 			return nil
 		}
-		return action.Parallel(
+		if n == attempts {
+			role := "isolation"
+			if untracking {
+				role = "untracking"
+			}
+			return fmt.Errorf("%s group %s: its rules keep changing while they are set", role, aws.ToString(g.GroupId))
+		}
+	}
+}
+
+// applyRules makes the calls that give g, as last read, the rules of its role. raced reports
+// that a call found its work already done by someone else (see configure); such a call
+// returns no error.
+func (r *isolateRun) applyRules(ctx context.Context, g *types.SecurityGroup, untracking bool) (raced bool, err error) {
+	id := aws.ToString(g.GroupId)
+	var mu sync.Mutex
+	// race reports whether err is code, and notes the race if so.
+	race := func(err error, code string) bool {
+		if cloud.Code(err) != code {
+			return false
+		}
+		mu.Lock()
+		raced = true
+		mu.Unlock()
+		return true
+	}
+	if !untracking {
+		if len(g.IpPermissionsEgress) == 0 && len(g.IpPermissions) == 0 {
+			return false, nil
+		}
+		err = action.Parallel(
 			func() error {
 				if len(g.IpPermissionsEgress) == 0 {
 					return nil
 				}
 				out, err := r.c.RevokeSecurityGroupEgress(ctx, &ec2.RevokeSecurityGroupEgressInput{GroupId: g.GroupId, IpPermissions: g.IpPermissionsEgress})
+				if race(err, "InvalidPermission.NotFound") {
+					return nil
+				}
 				if err != nil {
 					return action.AWSError(err, r.account, "ec2:RevokeSecurityGroupEgress", "empty isolation group "+id)
 				}
@@ -761,12 +834,16 @@ func (r *isolateRun) configure(ctx context.Context, g *types.SecurityGroup, untr
 					return nil
 				}
 				out, err := r.c.RevokeSecurityGroupIngress(ctx, &ec2.RevokeSecurityGroupIngressInput{GroupId: g.GroupId, IpPermissions: g.IpPermissions})
+				if race(err, "InvalidPermission.NotFound") {
+					return nil
+				}
 				if err != nil {
 					return action.AWSError(err, r.account, "ec2:RevokeSecurityGroupIngress", "empty isolation group "+id)
 				}
 				r.trace.Record(out.ResultMetadata)
 				return nil
 			})
+		return raced, err
 	}
 	missing := func(perms []types.IpPermission) []types.IpPermission {
 		v4, v6 := allOpen(perms)
@@ -782,13 +859,16 @@ func (r *isolateRun) configure(ctx context.Context, g *types.SecurityGroup, untr
 		}
 		return []types.IpPermission{p}
 	}
-	return action.Parallel(
+	err = action.Parallel(
 		func() error {
 			perms := missing(g.IpPermissions)
 			if perms == nil {
 				return nil
 			}
 			out, err := r.c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: g.GroupId, IpPermissions: perms})
+			if race(err, "InvalidPermission.Duplicate") {
+				return nil
+			}
 			if err != nil {
 				return action.AWSError(err, r.account, "ec2:AuthorizeSecurityGroupIngress", "open untracking group "+id)
 			}
@@ -801,12 +881,31 @@ func (r *isolateRun) configure(ctx context.Context, g *types.SecurityGroup, untr
 				return nil
 			}
 			out, err := r.c.AuthorizeSecurityGroupEgress(ctx, &ec2.AuthorizeSecurityGroupEgressInput{GroupId: g.GroupId, IpPermissions: perms})
+			if race(err, "InvalidPermission.Duplicate") {
+				return nil
+			}
 			if err != nil {
 				return action.AWSError(err, r.account, "ec2:AuthorizeSecurityGroupEgress", "open untracking group "+id)
 			}
 			r.trace.Record(out.ResultMetadata)
 			return nil
 		})
+	return raced, err
+}
+
+// readGroup reads one of Firebreak's groups again, as it is now.
+func (r *isolateRun) readGroup(ctx context.Context, id string) (*types.SecurityGroup, error) {
+	out, err := r.c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{id}})
+	if err != nil {
+		return nil, action.AWSError(err, r.account, "ec2:DescribeSecurityGroups", "read security group "+id)
+	}
+	r.trace.Record(out.ResultMetadata)
+	for _, g := range out.SecurityGroups {
+		if aws.ToString(g.GroupId) == id {
+			return &g, nil
+		}
+	}
+	return nil, fmt.Errorf("security group %s: not found", id)
 }
 
 func (r *isolateRun) autoScalingGroup(ctx context.Context) (string, error) {
