@@ -103,6 +103,7 @@ evidence first, records every step, and can undo its containment exactly.`,
 		newMigrateCmd(s),
 		newAuditCmd(s),
 		newLambdaCmd(s),
+		newTokenCmd(s),
 	)
 	return root
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -29,6 +30,8 @@ import (
 
 	"github.com/firebreak-sec/firebreak/internal/action"
 	"github.com/firebreak-sec/firebreak/internal/action/catalog"
+	"github.com/firebreak-sec/firebreak/internal/api"
+	"github.com/firebreak-sec/firebreak/internal/auth"
 	awscloud "github.com/firebreak-sec/firebreak/internal/cloud/aws"
 	"github.com/firebreak-sec/firebreak/internal/cloud/sim"
 	"github.com/firebreak-sec/firebreak/internal/config"
@@ -232,6 +235,15 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 	if err != nil {
 		return err
 	}
+	// Responders' API: bearer tokens, roles scoped to accounts. /v1/events keeps its API
+	// key, which is what EventBridge API destinations send.
+	responders, err := api.New(api.Options{Engine: eng, Store: st, Auth: &auth.Authenticator{Store: st},
+		Catalogue: catalog.Default(), Inventory: inv, Logger: log,
+		RateLimit: api.RateLimit{PerSecond: serveAPIRate, Burst: serveAPIBurst}})
+	if err != nil {
+		return err
+	}
+	root := routeResponders(handler, responders)
 
 	pollers, err := sqsPollers(awsCfg, cfg.SQS.Queues, eng, st, reg, log)
 	if err != nil {
@@ -249,7 +261,7 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 		return err
 	}
 	hs := &http.Server{
-		Handler:           handler,
+		Handler:           root,
 		ReadHeaderTimeout: serveReadHeaderTimeout,
 		ReadTimeout:       serveReadTimeout,
 		WriteTimeout:      serveWriteTimeout,
@@ -580,4 +592,23 @@ func (n logNotifier) Notify(ctx context.Context, m action.Notification) (retry b
 	n.log.InfoContext(ctx, "notification", "incident", m.Incident, "to", m.To, "channel", m.Channel,
 		"subject", m.Subject, "message", m.Message)
 	return false, nil
+}
+
+// The responders' API allows each principal this many calls a second, in bursts of this
+// many: ample for people and scripts, a brake on a runaway loop.
+const (
+	serveAPIRate  = 20
+	serveAPIBurst = 40
+)
+
+// routeResponders sends the responders' API (/v1/... other than /v1/events) to api and
+// everything else (intake, health, metrics) to intake.
+func routeResponders(intake, api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v1/") && r.URL.Path != "/v1/events" {
+			api.ServeHTTP(w, r)
+			return
+		}
+		intake.ServeHTTP(w, r)
+	})
 }

@@ -1,0 +1,72 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/firebreak-sec/firebreak/internal/store"
+)
+
+// pageFilter selects one page of incidents. store.Filter has neither a cursor nor a set of
+// accounts, which a scoped caller's list needs, so the page is read here with the store's
+// transactions and placeholders.
+type pageFilter struct {
+	State, Account, Playbook string
+	// Accounts, when set, keeps incidents in these accounts only (the caller's scope).
+	Accounts []string
+	// After is where the previous page ended; nil for the first page.
+	After *cursor
+	Limit int
+}
+
+// listPage returns up to f.Limit incidents, newest first (ties broken by id, so that the
+// order, and so the cursor, is total), and whether more follow.
+func listPage(ctx context.Context, s *store.Store, f pageFilter) ([]IncidentSummary, bool, error) {
+	q := `SELECT id, playbook, state, target, requested_by, created_at, updated_at FROM incidents WHERE 1 = 1`
+	var args []any
+	for _, c := range []struct{ col, val string }{{"state", f.State}, {"playbook", f.Playbook}, {"target_account", f.Account}} {
+		if c.val != "" {
+			q += ` AND ` + c.col + ` = ?`
+			args = append(args, c.val)
+		}
+	}
+	if len(f.Accounts) > 0 {
+		q += ` AND target_account IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(f.Accounts)), ", ") + `)`
+		for _, a := range f.Accounts {
+			args = append(args, a)
+		}
+	}
+	if f.After != nil {
+		after := f.After.Created.UTC()
+		q += ` AND (created_at < ? OR (created_at = ? AND id < ?))`
+		args = append(args, after, after, f.After.ID)
+	}
+	q += fmt.Sprintf(` ORDER BY created_at DESC, id DESC LIMIT %d`, f.Limit+1)
+	out := []IncidentSummary{}
+	err := s.Read(ctx, func(tx *store.Tx) error {
+		return tx.Query(ctx, q, func(row store.Row) error {
+			var (
+				inc    IncidentSummary
+				target string
+			)
+			if err := row.Scan(&inc.ID, &inc.Playbook, &inc.State, &target, &inc.RequestedBy, &inc.Created, &inc.Updated); err != nil {
+				return err
+			}
+			if err := json.Unmarshal([]byte(target), &inc.Target); err != nil {
+				return fmt.Errorf("incident %s: stored target is unreadable: %w", inc.ID, err)
+			}
+			inc.Created, inc.Updated = inc.Created.UTC(), inc.Updated.UTC()
+			out = append(out, inc)
+			return nil
+		}, args...)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("list incidents: %w", err)
+	}
+	if len(out) > f.Limit {
+		return out[:f.Limit], true, nil
+	}
+	return out, false, nil
+}
