@@ -24,15 +24,25 @@ var joinable = []string{store.StateOpen, store.StateAwaitingApproval, store.Stat
 // the same update time) is counted as a duplicate, recorded in the audit, and not decided
 // again. via names the intake (http, sqs, ...); it is the requester of the incidents the
 // events open.
+//
+// Concurrent calls share a transaction (store.WriteGrouped): each runs in a savepoint of
+// its own, so that one call's failure undoes only its own events, and each returns once
+// the transaction holding its events has committed. Sharing one write lock and one commit
+// among the requests waiting is what lets the intake keep up with a serialised audit chain.
 func (e *Engine) Accept(ctx context.Context, evs []*event.Event, via string) (accepted, duplicates int, err error) {
-	err = e.store.Write(ctx, func(tx *store.Tx) error {
+	// Encoding and deciding need no database: done here, by each caller, they run side by
+	// side instead of in the one writer every request waits for.
+	preps := make([]prepared, len(evs))
+	for i, ev := range evs {
+		preps[i] = e.prepare(ctx, ev, via)
+	}
+	err = e.store.WriteGrouped(ctx, func(ctx context.Context, tx *store.Tx) error {
 		accepted, duplicates = 0, 0
+		// Loaded when the first incident is about to open, and only if a limit is set: most
+		// events open none.
 		breaker := &breakerCount{}
-		if err := e.loadBreaker(ctx, tx, breaker); err != nil {
-			return err
-		}
-		for _, ev := range evs {
-			dup, err := e.acceptOne(ctx, tx, ev, via, breaker)
+		for i := range preps {
+			dup, err := e.acceptOne(ctx, tx, &preps[i], via, breaker)
 			if err != nil {
 				return err
 			}
@@ -50,12 +60,32 @@ func (e *Engine) Accept(ctx context.Context, evs []*event.Event, via string) (ac
 	return accepted, duplicates, nil
 }
 
-func (e *Engine) acceptOne(ctx context.Context, tx *store.Tx, ev *event.Event, via string, breaker *breakerCount) (duplicate bool, err error) {
-	now := e.cfg.Now()
-	rec, err := store.NewEventRecord(ev, via, now)
+// prepared is an event encoded for storage, enriched and decided, ready to be accepted.
+type prepared struct {
+	ev        *event.Event
+	rec       store.EventRecord
+	decisions []decide.Decision
+	// err is why the event cannot be stored; Accept fails at this event, as it would had
+	// it tried to store it.
+	err error
+}
+
+// prepare encodes ev as it arrived, then enriches and decides it.
+func (e *Engine) prepare(ctx context.Context, ev *event.Event, via string) prepared {
+	rec, err := store.NewEventRecord(ev, via, time.Time{})
 	if err != nil {
-		return false, err
+		return prepared{ev: ev, err: err}
 	}
+	decide.Enrich(ev, e.cfg.Inventory)
+	return prepared{ev: ev, rec: rec, decisions: e.decider.Load().Decide(ctx, ev, e.cfg.Inventory)}
+}
+
+func (e *Engine) acceptOne(ctx context.Context, tx *store.Tx, p *prepared, via string, breaker *breakerCount) (duplicate bool, err error) {
+	if p.err != nil {
+		return false, p.err
+	}
+	ev, rec, now := p.ev, p.rec, e.cfg.Now()
+	rec.ReceivedAt = now
 	inserted, dupOf, err := e.store.InsertEvent(ctx, tx, rec)
 	if err != nil {
 		return false, err
@@ -68,8 +98,7 @@ func (e *Engine) acceptOne(ctx context.Context, tx *store.Tx, ev *event.Event, v
 		"source": ev.Source, "type": ev.Type, "account": ev.Account, "region": ev.Region, "via": via}); err != nil {
 		return false, err
 	}
-	decide.Enrich(ev, e.cfg.Inventory)
-	for _, d := range e.decider.Load().Decide(ctx, ev, e.cfg.Inventory) {
+	for _, d := range p.decisions {
 		if err := e.handleDecision(ctx, tx, ev, d, via, now, breaker); err != nil {
 			return false, fmt.Errorf("event %s, playbook %s: %w", ev.ID, d.Playbook, err)
 		}
@@ -137,7 +166,11 @@ func (e *Engine) open(ctx context.Context, tx *store.Tx, ev *event.Event, d deci
 		}
 		inc.Steps = append(inc.Steps, s)
 	}
-	if trip := breaker.admit(e.cfg.Breaker, d.Playbook, plan.Target.Account); trip != "" {
+	trip, err := e.admit(ctx, tx, breaker, d.Playbook, plan.Target.Account)
+	if err != nil {
+		return err
+	}
+	if trip != "" {
 		for i := range inc.Steps {
 			s := &inc.Steps[i]
 			if s.Status == store.StepPending {
@@ -169,39 +202,65 @@ func suffix(reason string) string {
 }
 
 // breakerCount is what the breaker has seen in its window, kept up to date through one
-// Accept transaction so that a batch of events counts itself.
+// Accept call so that a batch of events counts itself. It is loaded from the store when the
+// call first opens an incident; the store's count includes the incidents that calls sharing
+// the transaction opened before it, and none that a rolled-back call opened.
 type breakerCount struct {
+	loaded     bool
+	since      time.Time
 	total      int
 	byPlaybook map[string]int
-	accounts   map[string]bool
+	accounts   int
+	// seen holds the accounts known to have an incident in the window; others are looked
+	// up when an incident first acts in them.
+	seen map[string]bool
+}
+
+// limited says whether any limit is set: without one the breaker counts nothing.
+func (lim Breaker) limited() bool {
+	return lim.PerPlaybook > 0 || lim.Total > 0 || lim.Accounts > 0
 }
 
 func (e *Engine) loadBreaker(ctx context.Context, tx *store.Tx, b *breakerCount) error {
-	b.byPlaybook, b.accounts = map[string]int{}, map[string]bool{}
-	recent, err := e.store.RecentIncidents(ctx, tx, e.cfg.Now().Add(-e.cfg.Breaker.Window))
+	b.since = e.cfg.Now().Add(-e.cfg.Breaker.Window)
+	c, err := e.store.CountRecentIncidents(ctx, tx, b.since, e.cfg.Breaker.Accounts > 0)
 	if err != nil {
 		return err
 	}
-	for _, r := range recent {
-		b.total++
-		b.byPlaybook[r.Playbook]++
-		b.accounts[r.Account] = true
-	}
+	b.loaded, b.total, b.byPlaybook, b.accounts, b.seen = true, c.Total, c.ByPlaybook, c.Accounts, map[string]bool{}
 	return nil
 }
 
 // admit counts a new incident and says which limit, if any, it goes past.
-func (b *breakerCount) admit(lim Breaker, playbook, account string) string {
+func (e *Engine) admit(ctx context.Context, tx *store.Tx, b *breakerCount, playbook, account string) (string, error) {
+	lim := e.cfg.Breaker
+	if !lim.limited() {
+		return "", nil
+	}
+	if !b.loaded {
+		if err := e.loadBreaker(ctx, tx, b); err != nil {
+			return "", err
+		}
+	}
 	b.total++
 	b.byPlaybook[playbook]++
-	b.accounts[account] = true
+	if lim.Accounts > 0 && !b.seen[account] {
+		known, err := e.store.RecentInAccount(ctx, tx, b.since, account)
+		if err != nil {
+			return "", err
+		}
+		if !known {
+			b.accounts++
+		}
+		b.seen[account] = true
+	}
 	switch {
 	case lim.PerPlaybook > 0 && b.byPlaybook[playbook] > lim.PerPlaybook:
-		return fmt.Sprintf("playbook %s opened %d incidents within %s (limit %d)", playbook, b.byPlaybook[playbook], lim.Window, lim.PerPlaybook)
+		return fmt.Sprintf("playbook %s opened %d incidents within %s (limit %d)", playbook, b.byPlaybook[playbook], lim.Window, lim.PerPlaybook), nil
 	case lim.Total > 0 && b.total > lim.Total:
-		return fmt.Sprintf("%d incidents within %s (limit %d)", b.total, lim.Window, lim.Total)
-	case lim.Accounts > 0 && len(b.accounts) > lim.Accounts:
-		return fmt.Sprintf("incidents in %d accounts within %s (limit %d)", len(b.accounts), lim.Window, lim.Accounts)
+		return fmt.Sprintf("%d incidents within %s (limit %d)", b.total, lim.Window, lim.Total), nil
+	case lim.Accounts > 0 && b.accounts > lim.Accounts:
+		return fmt.Sprintf("incidents in %d accounts within %s (limit %d)", b.accounts, lim.Window, lim.Accounts), nil
 	}
-	return ""
+	return "", nil
 }

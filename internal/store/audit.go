@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -70,7 +71,11 @@ func canonicalJSON(raw json.RawMessage) (json.RawMessage, error) {
 
 // Audit appends a record to the chain inside tx, filling in Seq, At (now, when zero),
 // PrevHash and Hash, and returns it as stored; Data is stored in canonical form. Call it in
-// the same transaction as the change it records, so that the two commit together.
+// the same transaction as the change it records, so that the two commit together. Call it
+// in a writing transaction: the chain's head is read by the transaction's first Audit and
+// carried in tx from then on. The record is written with the others of the transaction when
+// it commits (or a grouped write's savepoint is released), or before the next statement
+// that names the audit table, so that a failure to write it can surface there.
 func (s *Store) Audit(ctx context.Context, tx *Tx, rec AuditRecord) (AuditRecord, error) {
 	d, err := canonicalJSON(rec.Data)
 	if err != nil {
@@ -81,21 +86,70 @@ func (s *Store) Audit(ctx context.Context, tx *Tx, rec AuditRecord) (AuditRecord
 		rec.At = time.Now()
 	}
 	rec.At = stamp(rec.At)
-	var last sql.NullInt64
-	var prev sql.NullString
-	err = tx.QueryRow(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&last, &prev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return AuditRecord{}, fmt.Errorf("audit: read the chain's last record: %w", err)
+	if !tx.head.known {
+		// Read once per transaction: every later record of it follows the one this
+		// transaction appended last, and the write lock keeps other writers out.
+		var last sql.NullInt64
+		var prev sql.NullString
+		err = tx.QueryRow(ctx, `SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1`).Scan(&last, &prev)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return AuditRecord{}, fmt.Errorf("audit: read the chain's last record: %w", err)
+		}
+		tx.head = chainHead{known: true, seq: last.Int64, hash: prev.String}
 	}
-	rec.Seq, rec.PrevHash = last.Int64+1, prev.String
+	rec.Seq, rec.PrevHash = tx.head.seq+1, tx.head.hash
 	rec.Hash = hashRecord(&rec)
-	_, err = tx.Exec(ctx, `INSERT INTO audit (seq, at, kind, actor, source, request_id, subject, data, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		rec.Seq, rec.At, rec.Kind, rec.Actor, rec.Source, rec.RequestID, rec.Subject, string(rec.Data), rec.PrevHash, rec.Hash)
-	if err != nil {
-		return AuditRecord{}, fmt.Errorf("audit %s %s: %w", rec.Kind, rec.Subject, err)
+	tx.head.seq, tx.head.hash = rec.Seq, rec.Hash
+	tx.pending = append(tx.pending, rec)
+	if len(tx.pending) >= maxPending {
+		if err := tx.flushAudit(ctx); err != nil {
+			return AuditRecord{}, err
+		}
 	}
 	return rec, nil
+}
+
+// maxPending bounds the audit records a transaction holds back, and so the parameters of
+// the statement that writes them (10 each; SQLite takes 32,766 at most).
+const maxPending = 500
+
+// flushAudit writes the audit records tx holds back, in one statement: one round trip for
+// all the records of a request instead of one each.
+func (tx *Tx) flushAudit(ctx context.Context) error {
+	q, args, first := tx.takeAudit()
+	if q == "" {
+		return nil
+	}
+	if _, err := tx.exec(ctx, q, args...); err != nil {
+		return auditWriteError(first, err)
+	}
+	return nil
+}
+
+// takeAudit returns the statement that writes the records held back, and the first of
+// them, for errors; q is empty when there are none. They are no longer held back: a failed
+// write fails the transaction (or savepoint), which discards them with it.
+func (tx *Tx) takeAudit() (q string, args []any, first AuditRecord) {
+	if len(tx.pending) == 0 {
+		return "", nil, AuditRecord{}
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO audit (seq, at, kind, actor, source, request_id, subject, data, prev_hash, hash) VALUES `)
+	args = make([]any, 0, 10*len(tx.pending))
+	for i, r := range tx.pending {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, r.Seq, r.At, r.Kind, r.Actor, r.Source, r.RequestID, r.Subject, string(r.Data), r.PrevHash, r.Hash)
+	}
+	first = tx.pending[0]
+	tx.pending = tx.pending[:0]
+	return b.String(), args, first
+}
+
+func auditWriteError(first AuditRecord, err error) error {
+	return fmt.Errorf("audit %s %s: %w", first.Kind, first.Subject, err)
 }
 
 // Summary describes an intact audit chain. Head is the last record's hash: writing it down

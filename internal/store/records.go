@@ -176,6 +176,7 @@ func JoinKey(playbook string, t action.Target) string {
 }
 
 // CreateIncident stores a new incident, its steps, and its link to the event that opened it.
+// The statements go together, in one round trip on PostgreSQL: none needs another's result.
 func (s *Store) CreateIncident(ctx context.Context, tx *Tx, inc *Incident) error {
 	target, err := json.Marshal(inc.Target)
 	if err != nil {
@@ -185,49 +186,51 @@ func (s *Store) CreateIncident(ctx context.Context, tx *Tx, inc *Incident) error
 	if inc.Sensitivity != "" {
 		sens = sql.NullString{String: inc.Sensitivity, Valid: true}
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO incidents (id, playbook, target_kind, target_id, target_account, target_region, target,
+	stmts := make([]stmt, 0, 3+len(inc.Steps))
+	stmts = append(stmts, stmt{
+		q: `INSERT INTO incidents (id, playbook, target_kind, target_id, target_account, target_region, target,
 			state, sensitivity, requested_by, event_id, decision, join_key, join_until, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		inc.ID, inc.Playbook, string(inc.Target.Kind), inc.Target.ID, inc.Target.Account, inc.Target.Region, string(target),
-		inc.State, sens, inc.RequestedBy, inc.EventID, string(inc.Decision), inc.JoinKey, stamp(inc.JoinUntil),
-		stamp(inc.Created), stamp(inc.Created))
-	if err != nil {
-		return fmt.Errorf("incident %s: store: %w", inc.ID, err)
-	}
-	if err := s.LinkEvent(ctx, tx, inc.ID, inc.EventID, inc.Created, inc.JoinUntil); err != nil {
-		return err
-	}
+		args: []any{inc.ID, inc.Playbook, string(inc.Target.Kind), inc.Target.ID, inc.Target.Account, inc.Target.Region, string(target),
+			inc.State, sens, inc.RequestedBy, inc.EventID, string(inc.Decision), inc.JoinKey, stamp(inc.JoinUntil),
+			stamp(inc.Created), stamp(inc.Created)},
+		what: fmt.Sprintf("incident %s: store", inc.ID)})
+	stmts = append(stmts, linkEvent(inc.ID, inc.EventID, inc.Created, inc.JoinUntil)...)
 	for i := range inc.Steps {
 		st := &inc.Steps[i]
 		with, err := json.Marshal(st.With)
 		if err != nil {
 			return fmt.Errorf("incident %s step %d: encode parameters: %w", inc.ID, st.Index, err)
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO steps (incident_id, idx, action, params, continue_on_error, status, reason,
+		stmts = append(stmts, stmt{
+			q: `INSERT INTO steps (incident_id, idx, action, params, continue_on_error, status, reason,
 				class, message, attempts, prior, evidence, request_ids, reversible, approval, approval_reason,
 				approver, approval_comment, release_status, release_reason)
 			VALUES (?, ?, ?, ?, ?, ?, ?, '', '', 0, NULL, '[]', '[]', ?, ?, ?, '', '', '', '')`,
-			inc.ID, st.Index, st.Action, string(with), st.ContinueOnError, st.Status, st.Reason,
-			st.Reversible, st.Approval, st.ApprovalReason)
-		if err != nil {
-			return fmt.Errorf("incident %s step %d: store: %w", inc.ID, st.Index, err)
-		}
+			args: []any{inc.ID, st.Index, st.Action, string(with), st.ContinueOnError, st.Status, st.Reason,
+				st.Reversible, st.Approval, st.ApprovalReason},
+			what: fmt.Sprintf("incident %s step %d: store", inc.ID, st.Index)})
 	}
-	return nil
+	return tx.execAll(ctx, stmts)
 }
 
 // LinkEvent records that an event belongs to an incident and extends the incident's join
 // window to joinUntil.
 func (s *Store) LinkEvent(ctx context.Context, tx *Tx, incident, eventID string, at, joinUntil time.Time) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO incident_events (incident_id, event_id, joined_at) VALUES (?, ?, ?)
-		ON CONFLICT DO NOTHING`, incident, eventID, stamp(at)); err != nil {
-		return fmt.Errorf("incident %s: link event %s: %w", incident, eventID, err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE incidents SET join_until = ?, updated_at = ? WHERE id = ? AND join_until < ?`,
-		stamp(joinUntil), stamp(at), incident, stamp(joinUntil)); err != nil {
-		return fmt.Errorf("incident %s: extend join window: %w", incident, err)
-	}
-	return nil
+	return tx.execAll(ctx, linkEvent(incident, eventID, at, joinUntil))
+}
+
+func linkEvent(incident, eventID string, at, joinUntil time.Time) []stmt {
+	return []stmt{{
+		q: `INSERT INTO incident_events (incident_id, event_id, joined_at) VALUES (?, ?, ?)
+		ON CONFLICT DO NOTHING`,
+		args: []any{incident, eventID, stamp(at)},
+		what: fmt.Sprintf("incident %s: link event %s", incident, eventID),
+	}, {
+		q:    `UPDATE incidents SET join_until = ?, updated_at = ? WHERE id = ? AND join_until < ?`,
+		args: []any{stamp(joinUntil), stamp(at), incident, stamp(joinUntil)},
+		what: fmt.Sprintf("incident %s: extend join window", incident),
+	}}
 }
 
 // JoinableIncident returns the newest incident with key whose join window is still open at
@@ -452,4 +455,57 @@ func (s *Store) RecentIncidents(ctx context.Context, tx *Tx, since time.Time) ([
 		return nil, fmt.Errorf("count recent incidents: %w", err)
 	}
 	return out, nil
+}
+
+// RecentCounts is what a breaker counts of the incidents created within its window.
+type RecentCounts struct {
+	Total      int
+	ByPlaybook map[string]int
+	// Accounts is the number of distinct target accounts.
+	Accounts int
+}
+
+// CountRecentIncidents counts the incidents created at or after since, per playbook and
+// in all, and the distinct accounts they act in, in SQL over the index on created_at: the
+// window may hold thousands of incidents, and the breaker needs only their numbers.
+// accounts says whether to count the accounts, which costs a second query.
+func (s *Store) CountRecentIncidents(ctx context.Context, tx *Tx, since time.Time, accounts bool) (RecentCounts, error) {
+	c := RecentCounts{ByPlaybook: map[string]int{}}
+	err := tx.Query(ctx, `SELECT playbook, COUNT(*) FROM incidents WHERE created_at >= ? GROUP BY playbook`,
+		func(row Row) error {
+			var pb string
+			var n int
+			if err := row.Scan(&pb, &n); err != nil {
+				return err
+			}
+			c.ByPlaybook[pb] = n
+			c.Total += n
+			return nil
+		}, stamp(since))
+	if err != nil {
+		return RecentCounts{}, fmt.Errorf("count recent incidents: %w", err)
+	}
+	if accounts {
+		err = tx.QueryRow(ctx, `SELECT COUNT(DISTINCT target_account) FROM incidents WHERE created_at >= ?`,
+			stamp(since)).Scan(&c.Accounts)
+		if err != nil {
+			return RecentCounts{}, fmt.Errorf("count recent incidents' accounts: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// RecentInAccount says whether an incident created at or after since acts in account.
+func (s *Store) RecentInAccount(ctx context.Context, tx *Tx, since time.Time, account string) (bool, error) {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM incidents WHERE created_at >= ? AND target_account = ? LIMIT 1`,
+		stamp(since), account).Scan(&one)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	default:
+		return false, fmt.Errorf("look up recent incidents in account %s: %w", account, err)
+	}
 }

@@ -41,6 +41,7 @@ type Store struct {
 	dialect Dialect
 	db      *sql.DB       // SQLite
 	pool    *pgxpool.Pool // PostgreSQL
+	group   group         // WriteGrouped's queue and writer
 }
 
 // Open connects to the database named by dsn: a `postgres://` or `postgresql://` URL, or
@@ -106,6 +107,7 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Close releases the database. Stop anything using it (River) first.
 func (s *Store) Close() error {
+	s.group.close()
 	if s.pool != nil {
 		s.pool.Close()
 		return nil
@@ -119,6 +121,39 @@ type Tx struct {
 	dialect Dialect
 	sql     *sql.Tx
 	pgx     pgx.Tx
+	// head is the audit chain's last record as this transaction sees it, read by the first
+	// Audit and then kept here: the write lock keeps anyone else from appending meanwhile.
+	head chainHead
+	// pending are audit records appended but not yet written (see flushAudit).
+	pending []AuditRecord
+	// stmts are the SQLite statements prepared in this transaction, by query: a grouped
+	// transaction runs the same few statements for every request in it, and parsing them
+	// again each time is a good part of SQLite's work. PostgreSQL's pgx keeps its own cache.
+	stmts map[string]*sql.Stmt
+}
+
+// prepared returns q prepared in tx (SQLite), preparing it the first time. database/sql
+// closes the statements when the transaction ends.
+func (tx *Tx) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := tx.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := tx.sql.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if tx.stmts == nil {
+		tx.stmts = map[string]*sql.Stmt{}
+	}
+	tx.stmts[q] = st
+	return st, nil
+}
+
+// chainHead is the audit chain's last record: its sequence number and hash.
+type chainHead struct {
+	known bool
+	seq   int64
+	hash  string
 }
 
 // SQL returns the underlying database/sql transaction (SQLite); nil on PostgreSQL.
@@ -139,48 +174,67 @@ func (s *Store) Read(ctx context.Context, fn func(*Tx) error) error {
 }
 
 func (s *Store) inTx(ctx context.Context, write bool, fn func(*Tx) error) (err error) {
-	if s.dialect == Postgres {
-		var ptx pgx.Tx
-		ptx, err = s.pool.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("database: begin: %w", err)
-		}
-		defer func() {
-			if err != nil {
-				_ = ptx.Rollback(context.WithoutCancel(ctx))
-			}
-		}()
-		tx := &Tx{dialect: Postgres, pgx: ptx}
-		if write {
-			if _, err = ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLock); err != nil {
-				return fmt.Errorf("database: take the write lock: %w", err)
-			}
-		}
-		if err = fn(tx); err != nil {
-			return err
-		}
-		if err = ptx.Commit(ctx); err != nil {
-			return fmt.Errorf("database: commit: %w", err)
-		}
-		return nil
-	}
-	var stx *sql.Tx
-	stx, err = s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: false})
+	tx, err := s.begin(ctx, ctx, write)
 	if err != nil {
-		return fmt.Errorf("database: begin: %w", err)
+		return err
 	}
 	defer func() {
 		if err != nil {
-			_ = stx.Rollback()
+			tx.rollback(ctx)
 		}
 	}()
-	if err = fn(&Tx{dialect: SQLite, sql: stx}); err != nil {
+	if err = fn(tx); err != nil {
 		return err
 	}
-	if err = stx.Commit(); err != nil {
+	return tx.commit(ctx)
+}
+
+// begin starts a transaction and, for writing, takes the write lock. txCtx is the context
+// the transaction lives by (database/sql rolls it back when it ends); ctx bounds only the
+// statements begin runs.
+func (s *Store) begin(txCtx, ctx context.Context, write bool) (*Tx, error) {
+	if s.dialect == Postgres {
+		ptx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("database: begin: %w", err)
+		}
+		if write {
+			if _, err = ptx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", writeLock); err != nil {
+				_ = ptx.Rollback(context.WithoutCancel(ctx))
+				return nil, fmt.Errorf("database: take the write lock: %w", err)
+			}
+		}
+		return &Tx{dialect: Postgres, pgx: ptx}, nil
+	}
+	stx, err := s.db.BeginTx(txCtx, &sql.TxOptions{ReadOnly: false})
+	if err != nil {
+		return nil, fmt.Errorf("database: begin: %w", err)
+	}
+	return &Tx{dialect: SQLite, sql: stx}, nil
+}
+
+func (tx *Tx) commit(ctx context.Context) error {
+	if err := tx.flushAudit(ctx); err != nil {
+		return err
+	}
+	var err error
+	if tx.pgx != nil {
+		err = tx.pgx.Commit(ctx)
+	} else {
+		err = tx.sql.Commit()
+	}
+	if err != nil {
 		return fmt.Errorf("database: commit: %w", err)
 	}
 	return nil
+}
+
+func (tx *Tx) rollback(ctx context.Context) {
+	if tx.pgx != nil {
+		_ = tx.pgx.Rollback(context.WithoutCancel(ctx))
+		return
+	}
+	_ = tx.sql.Rollback()
 }
 
 // rebind turns `?` placeholders into PostgreSQL's `$1, $2, ...`. Firebreak's queries hold no
@@ -202,8 +256,23 @@ func rebind(d Dialect, q string) string {
 	return b.String()
 }
 
+// touchesAudit says whether q may read or write the audit table, and so needs the records
+// held back written first.
+func (tx *Tx) touchesAudit(q string) bool {
+	return len(tx.pending) > 0 && strings.Contains(strings.ToLower(q), "audit")
+}
+
 // Exec runs a statement and returns the number of rows it affected.
 func (tx *Tx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	if tx.touchesAudit(q) {
+		if err := tx.flushAudit(ctx); err != nil {
+			return 0, err
+		}
+	}
+	return tx.exec(ctx, q, args...)
+}
+
+func (tx *Tx) exec(ctx context.Context, q string, args ...any) (int64, error) {
 	q = rebind(tx.dialect, q)
 	if tx.pgx != nil {
 		tag, err := tx.pgx.Exec(ctx, q, args...)
@@ -212,11 +281,61 @@ func (tx *Tx) Exec(ctx context.Context, q string, args ...any) (int64, error) {
 		}
 		return tag.RowsAffected(), nil
 	}
-	res, err := tx.sql.ExecContext(ctx, q, args...)
+	var res sql.Result
+	var err error
+	if len(args) == 0 {
+		// Unprepared: a statement without parameters may be several (a migration's).
+		res, err = tx.sql.ExecContext(ctx, q)
+	} else {
+		var st *sql.Stmt
+		if st, err = tx.prepared(ctx, q); err == nil {
+			res, err = st.ExecContext(ctx, args...)
+		}
+	}
 	if err != nil {
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// stmt is a statement whose result is not needed, and what it does, for its error.
+type stmt struct {
+	q    string
+	args []any
+	what string
+}
+
+// execAll runs stmts in order, stopping at the first that fails. On PostgreSQL they go in
+// one round trip: under the write lock, each round trip is time every writer waits.
+func (tx *Tx) execAll(ctx context.Context, stmts []stmt) error {
+	if tx.pgx == nil || len(stmts) == 1 {
+		for _, st := range stmts {
+			if _, err := tx.Exec(ctx, st.q, st.args...); err != nil {
+				return fmt.Errorf("%s: %w", st.what, err)
+			}
+		}
+		return nil
+	}
+	for _, st := range stmts {
+		if tx.touchesAudit(st.q) {
+			if err := tx.flushAudit(ctx); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	b := &pgx.Batch{}
+	for _, st := range stmts {
+		b.Queue(rebind(Postgres, st.q), st.args...)
+	}
+	br := tx.pgx.SendBatch(ctx, b)
+	defer br.Close()
+	for _, st := range stmts {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("%s: %w", st.what, err)
+		}
+	}
+	return br.Close()
 }
 
 // Row is one result row to scan.
@@ -235,18 +354,37 @@ func (r pgxRow) Scan(dest ...any) error {
 	return err
 }
 
+// errRow is a row that could not be read.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
 // QueryRow runs a query expected to return at most one row; Scan returns sql.ErrNoRows
 // when there is none.
 func (tx *Tx) QueryRow(ctx context.Context, q string, args ...any) Row {
+	if tx.touchesAudit(q) {
+		if err := tx.flushAudit(ctx); err != nil {
+			return errRow{err}
+		}
+	}
 	q = rebind(tx.dialect, q)
 	if tx.pgx != nil {
 		return pgxRow{tx.pgx.QueryRow(ctx, q, args...)}
 	}
-	return tx.sql.QueryRowContext(ctx, q, args...)
+	st, err := tx.prepared(ctx, q)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // Query runs a query and calls each for every row in order, stopping at the first error.
 func (tx *Tx) Query(ctx context.Context, q string, each func(Row) error, args ...any) error {
+	if tx.touchesAudit(q) {
+		if err := tx.flushAudit(ctx); err != nil {
+			return err
+		}
+	}
 	q = rebind(tx.dialect, q)
 	if tx.pgx != nil {
 		rows, err := tx.pgx.Query(ctx, q, args...)
@@ -261,7 +399,11 @@ func (tx *Tx) Query(ctx context.Context, q string, each func(Row) error, args ..
 		}
 		return rows.Err()
 	}
-	rows, err := tx.sql.QueryContext(ctx, q, args...)
+	st, err := tx.prepared(ctx, q)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return err
 	}
