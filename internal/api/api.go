@@ -114,6 +114,9 @@ func New(opts Options) (*Handler, error) {
 	for _, rt := range h.routes {
 		h.mux.Handle(rt.method+" "+rt.pattern, h.guard(rt))
 	}
+	// The OpenAPI document is outside the table, whose every route is guarded: it is
+	// public, so that a client can be generated before it holds a token.
+	h.mux.HandleFunc("GET "+OpenAPIPath, serveOpenAPI)
 	return h, nil
 }
 
