@@ -104,6 +104,13 @@ evidence first, records every step, and can undo its containment exactly.`,
 		newAuditCmd(s),
 		newLambdaCmd(s),
 		newTokenCmd(s),
+		newLoginCmd(s),
+		newIncidentsCmd(s),
+		newApproveCmd(s),
+		newDenyCmd(s),
+		newReleaseCmd(s),
+		newIsolateCmd(s),
+		newDeactivateUserCmd(s),
 	)
 	return root
 }
