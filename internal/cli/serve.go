@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -164,6 +165,13 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 	}
 	decider := newDecider(set, cfg.Modes)
 
+	if driver, path := cfg.DatabaseDriver(); driver == config.DriverSQLite {
+		release, err := lockDatabase(path)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	st, err := openStore(ctx, cfg, true)
 	if err != nil {
 		return err
@@ -461,6 +469,37 @@ func openStore(ctx context.Context, cfg *config.Config, create bool) (*store.Sto
 		return nil, usageErr("database %s: %v; check --database or --data-dir", storeName(cfg), err)
 	}
 	return st, nil
+}
+
+// lockDatabase takes an exclusive lock on the file DATABASE.lock beside a SQLite database,
+// held until release or the process's end, however it ends. One server per SQLite file is
+// what lets the engine, at start, hand back every step job left running: they can only be
+// the orphans of a process that has died. A second server on the same file would have its
+// running steps taken, so it is refused instead.
+func lockDatabase(path string) (release func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, usageErr("data directory %s: %v; pass a writable --data-dir", filepath.Dir(path), err)
+	}
+	name := path + ".lock"
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, usageErr("lock %s: %v; pass a writable --data-dir", name, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := io.ReadAll(io.LimitReader(f, 32))
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, usageErr("another firebreak serve (pid %s) holds %s: one server per SQLite database; stop it first, or share a PostgreSQL database (--database postgres://...) between replicas",
+				strings.TrimSpace(string(holder)), name)
+		}
+		return nil, usageErr("lock %s: %v", name, err)
+	}
+	// The holder's pid, for the message above and for an operator; the lock is the flock,
+	// not the file, so a file left by a killed server locks nothing.
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return func() { f.Close() }, nil
 }
 
 // storeName names the database for messages without the password a postgres URL may hold.

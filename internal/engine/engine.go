@@ -46,7 +46,11 @@ type Config struct {
 	StepTimeout time.Duration
 	// PollInterval is how often idle workers look for jobs; one second when zero.
 	PollInterval time.Duration
-	Logger       *slog.Logger
+	// ReplicaTimeout is how long a replica sharing a PostgreSQL store may go unseen before
+	// the steps it was running are handed to the others; 30 seconds when zero. Replicas
+	// heartbeat six times within it, so that a slow beat or two is not taken for a death.
+	ReplicaTimeout time.Duration
+	Logger         *slog.Logger
 	// Now is the clock for records and windows; time.Now when nil.
 	Now func() time.Time
 	// AfterStep, when set, is called once an attempt at a step has been recorded, with the
@@ -82,6 +86,10 @@ type Engine struct {
 	// stepEnv is cfg.Env with a single attempt per job: retrying is River's, so that a
 	// retry survives a restart and waits without holding a worker.
 	stepEnv *action.Env
+	// replicaID is the River client's id, under which this engine registers as a replica.
+	replicaID string
+	// loop is the heartbeat and recovery of a running PostgreSQL replica; nil otherwise.
+	loop *replicaRun
 }
 
 // actor is the name audit records give the engine's own doings.
@@ -110,6 +118,9 @@ func New(s *store.Store, cfg Config) (*Engine, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
 	}
+	if cfg.ReplicaTimeout <= 0 {
+		cfg.ReplicaTimeout = 30 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -118,7 +129,7 @@ func New(s *store.Store, cfg Config) (*Engine, error) {
 	}
 	env := *cfg.Env
 	env.Retry = action.Retry{Attempts: 1}
-	e := &Engine{store: s, cfg: cfg, stepEnv: &env}
+	e := &Engine{store: s, cfg: cfg, stepEnv: &env, replicaID: newReplicaID()}
 	e.decider.Store(cfg.Decider)
 
 	workers := river.NewWorkers()
@@ -126,13 +137,20 @@ func New(s *store.Store, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("engine: register the step worker: %w", err)
 	}
 	rc := &river.Config{
+		// The id River records in attempted_by: it tells whose a running job is (recover.go).
+		ID:                e.replicaID,
 		Queues:            map[string]river.QueueConfig{cfg.Queue: {MaxWorkers: cfg.Workers}},
 		Workers:           workers,
 		FetchPollInterval: cfg.PollInterval,
 		FetchCooldown:     min(cfg.PollInterval, 100*time.Millisecond),
 		JobTimeout:        cfg.StepTimeout,
-		Logger:            cfg.Logger,
-		MaxAttempts:       cfg.Env.Retry.MaxAttempts(),
+		// River's rescuer is the last resort, for a running job that names no known
+		// replica: the engine hands back the jobs of a dead process itself (recover.go),
+		// within seconds. It must not take a job still within its time limit, nor one whose
+		// outcome is being recorded just after.
+		RescueStuckJobsAfter: cfg.StepTimeout + rescueMargin,
+		Logger:               cfg.Logger,
+		MaxAttempts:          cfg.Env.Retry.MaxAttempts(),
 	}
 	var err error
 	switch s.Dialect() {
@@ -149,10 +167,21 @@ func New(s *store.Store, cfg Config) (*Engine, error) {
 	return e, nil
 }
 
-// Start begins working step jobs; it returns once the workers are running.
+// rescueMargin is how long past its time limit a step job may stay running before River's
+// rescuer takes it back: time for a timed-out attempt to record its outcome.
+const rescueMargin = 5 * time.Minute
+
+// Start begins working step jobs; it returns once the workers are running. Before the
+// workers start it hands back to the queue the step jobs a dead process left running (see
+// recover.go). On SQLite that is every running job, so the caller must be the only process
+// using the file (serve holds a lock beside it); on PostgreSQL it is those of replicas gone,
+// and Start registers this engine as a replica that heartbeats until Stop.
 func (e *Engine) Start(ctx context.Context) error {
+	if err := e.startRecovery(ctx); err != nil {
+		return err
+	}
 	if err := e.jobs.start(ctx); err != nil {
-		return fmt.Errorf("engine: start the job queue: %w", err)
+		return errors.Join(fmt.Errorf("engine: start the job queue: %w", err), e.stopRecovery(ctx))
 	}
 	return nil
 }
@@ -167,9 +196,12 @@ func (e *Engine) SetDecider(d *decide.Engine) {
 }
 
 // Stop waits for running steps to finish (or ctx to end) and stops taking new ones.
-// Unfinished jobs stay queued for the next start.
+// Unfinished jobs stay queued for the next start, or, on PostgreSQL, for the replicas
+// still running, which take them over once Stop has recorded this replica as stopped.
 func (e *Engine) Stop(ctx context.Context) error {
-	return e.jobs.stop(ctx)
+	// The heartbeat goes on while steps drain: a long drain must not pass for a death.
+	err := e.jobs.stop(ctx)
+	return errors.Join(err, e.stopRecovery(ctx))
 }
 
 // Caller identifies who asked for something, for the audit chain.
