@@ -36,6 +36,7 @@ import (
 	awscloud "github.com/firebreak-sec/firebreak/internal/cloud/aws"
 	"github.com/firebreak-sec/firebreak/internal/cloud/sim"
 	"github.com/firebreak-sec/firebreak/internal/config"
+	"github.com/firebreak-sec/firebreak/internal/console"
 	"github.com/firebreak-sec/firebreak/internal/decide"
 	"github.com/firebreak-sec/firebreak/internal/engine"
 	"github.com/firebreak-sec/firebreak/internal/intake"
@@ -251,7 +252,13 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 	if err != nil {
 		return err
 	}
-	root := routeResponders(handler, responders)
+	// The console: the same engine and authorisation, for people at a browser.
+	ui, err := console.New(console.Options{Engine: eng, Store: st, Auth: &auth.Authenticator{Store: st},
+		Catalogue: catalog.Default(), Inventory: inv, Logger: log})
+	if err != nil {
+		return err
+	}
+	root := routeResponders(handler, responders, ui)
 
 	pollers, err := sqsPollers(awsCfg, cfg.SQS.Queues, eng, st, reg, log)
 	if err != nil {
@@ -640,14 +647,19 @@ const (
 	serveAPIBurst = 40
 )
 
-// routeResponders sends the responders' API (/v1/... other than /v1/events) to api and
-// everything else (intake, health, metrics) to intake.
-func routeResponders(intake, api http.Handler) http.Handler {
+// routeResponders sends the responders' API (/v1/... other than /v1/events) to api, the
+// console's pages to ui, and everything else (intake, health, metrics) to intake.
+func routeResponders(intake, api, ui http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/v1/") && r.URL.Path != "/v1/events" {
+		switch p := r.URL.Path; {
+		case strings.HasPrefix(p, "/v1/") && p != "/v1/events":
 			api.ServeHTTP(w, r)
-			return
+		case p == console.Prefix || strings.HasPrefix(p, console.Prefix+"/"):
+			ui.ServeHTTP(w, r)
+		case p == "/":
+			http.Redirect(w, r, console.Prefix+"/", http.StatusSeeOther)
+		default:
+			intake.ServeHTTP(w, r)
 		}
-		intake.ServeHTTP(w, r)
 	})
 }
