@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -362,4 +363,14 @@ func Enrich(ev *event.Event, inv Inventory) {
 			r.Tags = mergeTags(r.Tags, tags)
 		}
 	}
+}
+
+// Playbook returns the playbook called name in the set the engine decides with, or nil.
+func (e *Engine) Playbook(name string) *playbook.Playbook {
+	ps := e.set.Playbooks
+	i := sort.Search(len(ps), func(i int) bool { return ps[i].Name >= name })
+	if i < len(ps) && ps[i].Name == name {
+		return ps[i]
+	}
+	return nil
 }

@@ -36,16 +36,18 @@ func (e *Engine) Accept(ctx context.Context, evs []*event.Event, via string) (ac
 	for i, ev := range evs {
 		preps[i] = e.prepare(ctx, ev, via)
 	}
+	var breaker *breakerCount
 	err = e.store.WriteGrouped(ctx, func(ctx context.Context, tx *store.Tx) error {
 		accepted, duplicates = 0, 0
 		// Loaded when the first incident is about to open, and only if a limit is set: most
 		// events open none.
-		breaker := &breakerCount{}
+		breaker = &breakerCount{}
 		for i := range preps {
 			dup, err := e.acceptOne(ctx, tx, &preps[i], via, breaker)
 			if err != nil {
 				return err
 			}
+			preps[i].duplicate = dup
 			if dup {
 				duplicates++
 			} else {
@@ -57,6 +59,7 @@ func (e *Engine) Accept(ctx context.Context, evs []*event.Event, via string) (ac
 	if err != nil {
 		return 0, 0, fmt.Errorf("accept %d events: %w", len(evs), err)
 	}
+	e.metrics.accepted(preps, breaker)
 	return accepted, duplicates, nil
 }
 
@@ -68,6 +71,8 @@ type prepared struct {
 	// err is why the event cannot be stored; Accept fails at this event, as it would had
 	// it tried to store it.
 	err error
+	// duplicate says the event was already stored, and so not decided again.
+	duplicate bool
 }
 
 // prepare encodes ev as it arrived, then enriches and decides it.
@@ -150,7 +155,8 @@ func (e *Engine) open(ctx context.Context, tx *store.Tx, ev *event.Event, d deci
 	}
 	inc := &store.Incident{ID: plan.Incident, Playbook: d.Playbook, Target: plan.Target, State: store.StateOpen,
 		RequestedBy: via, EventID: ev.ID, Decision: decision, JoinKey: store.JoinKey(d.Playbook, plan.Target),
-		JoinUntil: now.Add(e.cfg.JoinWindow), Created: now}
+		JoinUntil: now.Add(e.cfg.JoinWindow), Created: now,
+		Sensitivity: SensitivityOf(e.decider.Load().Playbook(d.Playbook))}
 	for i, st := range plan.Steps {
 		s := store.Step{Index: i, Action: st.Action, With: st.With, ContinueOnError: st.ContinueOnError, Status: store.StepPending}
 		if spec, ok := e.cfg.Catalogue.Lookup(st.Action); ok {
@@ -214,6 +220,8 @@ type breakerCount struct {
 	// seen holds the accounts known to have an incident in the window; others are looked
 	// up when an incident first acts in them.
 	seen map[string]bool
+	// trips names the limit each incident held by the breaker passed, for the metrics.
+	trips []string
 }
 
 // limited says whether any limit is set: without one the breaker counts nothing.
@@ -256,10 +264,13 @@ func (e *Engine) admit(ctx context.Context, tx *store.Tx, b *breakerCount, playb
 	}
 	switch {
 	case lim.PerPlaybook > 0 && b.byPlaybook[playbook] > lim.PerPlaybook:
+		b.trips = append(b.trips, limitPerPlaybook)
 		return fmt.Sprintf("playbook %s opened %d incidents within %s (limit %d)", playbook, b.byPlaybook[playbook], lim.Window, lim.PerPlaybook), nil
 	case lim.Total > 0 && b.total > lim.Total:
+		b.trips = append(b.trips, limitOverall)
 		return fmt.Sprintf("%d incidents within %s (limit %d)", b.total, lim.Window, lim.Total), nil
 	case lim.Accounts > 0 && b.accounts > lim.Accounts:
+		b.trips = append(b.trips, limitAccounts)
 		return fmt.Sprintf("incidents in %d accounts within %s (limit %d)", b.accounts, lim.Window, lim.Accounts), nil
 	}
 	return "", nil

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -58,6 +59,14 @@ type Config struct {
 	// there, so that its state never lags behind the store's. Several workers may call it
 	// at once.
 	AfterStep func(incident string, st store.Step)
+	// ApprovalTimeout is how long a step waits for a person's approval before the engine
+	// decides it as OnApprovalTimeout says; zero waits for ever.
+	ApprovalTimeout time.Duration
+	// OnApprovalTimeout is what an overdue approval is decided as: OnApprovalTimeoutDeny
+	// (the default when empty) or OnApprovalTimeoutApprove.
+	OnApprovalTimeout string
+	// Registry, when set, is where the engine registers its metrics (see metrics.go).
+	Registry *prometheus.Registry
 }
 
 // Breaker limits how much the engine contains on its own within a window. Past a limit, a
@@ -90,6 +99,10 @@ type Engine struct {
 	replicaID string
 	// loop is the heartbeat and recovery of a running PostgreSQL replica; nil otherwise.
 	loop *replicaRun
+	// approvals is the periodic check for overdue approvals; nil when not running.
+	approvals *approvalLoop
+	// metrics is nil without Config.Registry.
+	metrics *metrics
 }
 
 // actor is the name audit records give the engine's own doings.
@@ -127,10 +140,17 @@ func New(s *store.Store, cfg Config) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if err := cfg.checkApprovalDefaults(); err != nil {
+		return nil, err
+	}
 	env := *cfg.Env
 	env.Retry = action.Retry{Attempts: 1}
 	e := &Engine{store: s, cfg: cfg, stepEnv: &env, replicaID: newReplicaID()}
 	e.decider.Store(cfg.Decider)
+	var err error
+	if e.metrics, err = newMetrics(e, cfg.Registry); err != nil {
+		return nil, err
+	}
 
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &stepWorker{e: e}); err != nil {
@@ -152,7 +172,6 @@ func New(s *store.Store, cfg Config) (*Engine, error) {
 		Logger:               cfg.Logger,
 		MaxAttempts:          cfg.Env.Retry.MaxAttempts(),
 	}
-	var err error
 	switch s.Dialect() {
 	case store.Postgres:
 		e.jobs, err = newRiverQueue(riverpgxv5.New(s.Pool()), rc, func(tx *store.Tx) pgx.Tx { return tx.Pgx() })
@@ -183,6 +202,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if err := e.jobs.start(ctx); err != nil {
 		return errors.Join(fmt.Errorf("engine: start the job queue: %w", err), e.stopRecovery(ctx))
 	}
+	e.startApprovalTimeouts(ctx)
 	return nil
 }
 
@@ -199,6 +219,7 @@ func (e *Engine) SetDecider(d *decide.Engine) {
 // Unfinished jobs stay queued for the next start, or, on PostgreSQL, for the replicas
 // still running, which take them over once Stop has recorded this replica as stopped.
 func (e *Engine) Stop(ctx context.Context) error {
+	e.stopApprovalTimeouts()
 	// The heartbeat goes on while steps drain: a long drain must not pass for a death.
 	err := e.jobs.stop(ctx)
 	return errors.Join(err, e.stopRecovery(ctx))

@@ -62,6 +62,8 @@ type options struct {
 	stopped bool
 	// afterStep is Config.AfterStep.
 	afterStep func(incident string, st store.Step)
+	// configure, when set, adjusts the engine's configuration before it is built.
+	configure func(*Config)
 }
 
 // eachDatabase runs fn on SQLite and on PostgreSQL (see storetest.Each).
@@ -88,8 +90,12 @@ func newFixture(t *testing.T, d store.Dialect, o options) *fixture {
 	}
 	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
 		Poll: 5 * time.Millisecond, Retry: action.Retry{Attempts: o.attempts, Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}}
-	eng, err := New(s, Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
-		Inventory: inventory{w}, Breaker: o.breaker, PollInterval: 20 * time.Millisecond, AfterStep: o.afterStep})
+	cfg := Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
+		Inventory: inventory{w}, Breaker: o.breaker, PollInterval: 20 * time.Millisecond, AfterStep: o.afterStep}
+	if o.configure != nil {
+		o.configure(&cfg)
+	}
+	eng, err := New(s, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

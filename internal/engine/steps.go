@@ -145,6 +145,7 @@ func (e *Engine) runStep(ctx context.Context, args StepArgs, attempt, maxAttempt
 		return fmt.Errorf("incident %s step %d: %w", args.Incident, args.Step, err)
 	}
 
+	observe := e.metrics.stepTimer()
 	sr := run.Execute(ctx, e.stepEnv, e.cfg.Catalogue, plan).Steps[0]
 	if errors.Is(ctx.Err(), context.Canceled) {
 		// Stopped mid-step: the outcome says nothing about the action, so nothing is
@@ -181,6 +182,11 @@ func (e *Engine) runStep(ctx context.Context, args StepArgs, attempt, maxAttempt
 		// The step's effect stands (actions are idempotent); River runs the job again to
 		// record it.
 		return fmt.Errorf("incident %s step %d (%s): record the outcome: %w", inc.ID, st.Index, st.Action, err)
+	}
+	if retry {
+		observe(st.Action, "retry")
+	} else {
+		observe(st.Action, st.Status)
 	}
 	if e.cfg.AfterStep != nil {
 		e.cfg.AfterStep(inc.ID, st)
