@@ -29,6 +29,7 @@ import (
 	"github.com/firebreak-sec/firebreak/internal/auth"
 	"github.com/firebreak-sec/firebreak/internal/decide"
 	"github.com/firebreak-sec/firebreak/internal/engine"
+	"github.com/firebreak-sec/firebreak/internal/playbook"
 	"github.com/firebreak-sec/firebreak/internal/store"
 )
 
@@ -54,6 +55,17 @@ type Options struct {
 	// Inventory, when set, is asked whether a requested target exists; nil takes the
 	// caller's word for it.
 	Inventory decide.Inventory
+	// Playbooks returns the playbooks loaded now; it is asked on every call, so that a
+	// reload shows at once. Nil, or a nil set, answers the playbook routes 503.
+	Playbooks func() *playbook.Set
+	// Decider returns the engine that decides events against the playbooks loaded now, for
+	// POST /v1/replay. Nil, or a nil engine, answers replay 503.
+	Decider func() *decide.Engine
+	// Clearance returns the sensitivity labels a caller is cleared for. An incident
+	// labelled with one they are not cleared for is left out of their lists and answered
+	// 404, as if it did not exist. Nil clears nobody: labelled incidents are then shown
+	// to no one.
+	Clearance func(p auth.Principal) []string
 	// Logger receives failures the caller is not told the details of. Nil: none.
 	Logger    *slog.Logger
 	RateLimit RateLimit
@@ -93,6 +105,13 @@ func routeTable() []route {
 		{http.MethodPost, "/v1/incidents/{id}/steps/{n}/approve", auth.Approve, true, (*Handler).approveStep},
 		{http.MethodPost, "/v1/incidents/{id}/steps/{n}/deny", auth.Approve, true, (*Handler).denyStep},
 		{http.MethodPost, "/v1/incidents/{id}/release", auth.Release, true, (*Handler).release},
+		{http.MethodGet, "/v1/playbooks", auth.Read, false, (*Handler).listPlaybooks},
+		{http.MethodGet, "/v1/playbooks/{name}", auth.Read, false, (*Handler).getPlaybook},
+		{http.MethodGet, "/v1/playbooks/{name}/runbook", auth.Read, false, (*Handler).getRunbook},
+		{http.MethodPost, "/v1/replay", auth.Read, false, (*Handler).replay},
+		{http.MethodGet, "/v1/audit", auth.Administer, false, (*Handler).listAudit},
+		{http.MethodGet, "/v1/audit/verify", auth.Administer, false, (*Handler).verifyAudit},
+		{http.MethodGet, "/v1/incidents/{id}/evidence", auth.Read, false, (*Handler).getEvidence},
 	}
 }
 
@@ -142,7 +161,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, c, http.StatusMethodNotAllowed, r.URL.Path+" takes "+strings.Join(allow, " or "), nil)
 		return
 	}
-	h.problem(w, c, http.StatusNotFound, "no route "+r.URL.Path+"; the API serves /v1/actions and /v1/incidents", nil)
+	h.problem(w, c, http.StatusNotFound, "no route "+r.URL.Path+"; the API serves /v1/actions, /v1/incidents, /v1/playbooks, /v1/replay and /v1/audit", nil)
 }
 
 // call is what the handler of a route knows about the request beyond the request itself.

@@ -86,8 +86,10 @@ func newFixture(t *testing.T, d store.Dialect, rl RateLimit, now func() time.Tim
 	if err := eng.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	decider := decide.New(set, decide.Options{})
 	h, err := New(Options{Engine: eng, Store: s, Auth: &auth.Authenticator{Store: s}, Catalogue: cat,
-		Inventory: inventory{w}, RateLimit: rl, Now: now})
+		Inventory: inventory{w}, RateLimit: rl, Now: now,
+		Playbooks: func() *playbook.Set { return set }, Decider: func() *decide.Engine { return decider }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +283,25 @@ var allowed = map[string][]auth.Role{
 	"POST /v1/incidents/{id}/steps/{n}/approve": {auth.Approver, auth.Admin},
 	"POST /v1/incidents/{id}/steps/{n}/deny":    {auth.Approver, auth.Admin},
 	"POST /v1/incidents/{id}/release":           {auth.Responder, auth.Approver, auth.Admin},
+	"GET /v1/playbooks":                         {auth.Viewer, auth.Responder, auth.Approver, auth.Admin},
+	"GET /v1/playbooks/{name}":                  {auth.Viewer, auth.Responder, auth.Approver, auth.Admin},
+	"GET /v1/playbooks/{name}/runbook":          {auth.Viewer, auth.Responder, auth.Approver, auth.Admin},
+	"POST /v1/replay":                           {auth.Viewer, auth.Responder, auth.Approver, auth.Admin},
+	"GET /v1/audit":                             {auth.Admin},
+	"GET /v1/audit/verify":                      {auth.Admin},
+	"GET /v1/incidents/{id}/evidence":           {auth.Viewer, auth.Responder, auth.Approver, auth.Admin},
 }
+
+// anyAccount are the routes a caller scoped to other accounts than the incident's is
+// served too: a list filled from their own accounts, and what concerns no account (the
+// playbooks, a replay that acts on nothing and consults the inventory only in scope).
+// Every other route answers them 403; the audit does for any scoped caller, since its
+// chain spans every account.
+var anyAccount = []string{"GET /v1/incidents", "GET /v1/playbooks", "GET /v1/playbooks/{name}",
+	"GET /v1/playbooks/{name}/runbook", "POST /v1/replay"}
+
+// replayEvent is an event in the account the matrix's incidents are in.
+const replayEvent = "../../examples/events/guardduty-backdoor-c2-prod.json"
 
 // TestAuthorisationMatrix calls every route the router is built from as every kind of
 // caller, each on a fresh incident waiting for approval, and checks the answer: 401 without
@@ -310,6 +330,10 @@ func TestAuthorisationMatrix(t *testing.T) {
 		selfTok, selfName := f.token(t, auth.Admin, time.Hour)
 		callers = append(callers, &caller{name: "admin who requested", header: bearer(selfTok), role: auth.Admin, requester: true})
 
+		replayBody, err := os.ReadFile(replayEvent)
+		if err != nil {
+			t.Fatal(err)
+		}
 		seen := map[string]bool{}
 		cells := 0
 		for _, rt := range f.h.routes {
@@ -332,10 +356,13 @@ func TestAuthorisationMatrix(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					path := strings.NewReplacer("{id}", inc.ID, "{n}", "0").Replace(rt.pattern)
+					path := strings.NewReplacer("{id}", inc.ID, "{n}", "0", "{name}", "ec2-compromise-prod").Replace(rt.pattern)
 					body := ""
-					if rt.pattern == "/v1/actions" {
+					switch rt.pattern {
+					case "/v1/actions":
 						body = isolateBody(prodAccount, webProd)
+					case "/v1/replay":
+						body = string(replayBody)
 					}
 					deniedBefore := len(f.audit(t, "access.denied"))
 
@@ -345,7 +372,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 						want = http.StatusUnauthorized
 					case !slices.Contains(roles, c.role):
 						want = http.StatusForbidden
-					case c.otherAccount && key != "GET /v1/incidents":
+					case c.otherAccount && !slices.Contains(anyAccount, key):
 						want = http.StatusForbidden
 					case c.requester && strings.HasSuffix(key, "/approve"), c.requester && strings.HasSuffix(key, "/deny"):
 						want = http.StatusForbidden

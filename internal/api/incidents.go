@@ -23,6 +23,7 @@ type IncidentSummary struct {
 	ID          string        `json:"id"`
 	Playbook    string        `json:"playbook"`
 	State       string        `json:"state"`
+	Sensitivity string        `json:"sensitivity,omitempty"`
 	Target      action.Target `json:"target"`
 	RequestedBy string        `json:"requested_by"`
 	Created     time.Time     `json:"created"`
@@ -54,8 +55,9 @@ var states = []string{store.StateOpen, store.StateAwaitingApproval, store.StateC
 	store.StateFailed, store.StateReleasing, store.StateReleased, store.StateClosed}
 
 // listIncidents serves GET /v1/incidents?state=&account=&playbook=&limit=&cursor=, newest
-// first. A caller scoped to some accounts is shown only theirs, and the page is filled
-// from theirs alone, so that nothing reveals how many incidents other accounts have.
+// first. A caller scoped to some accounts is shown only theirs, and one not cleared for a
+// sensitivity label none labelled with it; the page is filled from what they may see
+// alone, so that nothing reveals how many incidents there are beyond it.
 func (h *Handler) listIncidents(w http.ResponseWriter, r *http.Request, c *call) {
 	q := r.URL.Query()
 	var bad []InvalidParam
@@ -64,7 +66,8 @@ func (h *Handler) listIncidents(w http.ResponseWriter, r *http.Request, c *call)
 			bad = append(bad, InvalidParam{k, "unknown query parameter; use state, account, playbook, limit or cursor"})
 		}
 	}
-	f := pageFilter{State: q.Get("state"), Account: q.Get("account"), Playbook: q.Get("playbook"), Limit: defaultPage}
+	f := pageFilter{State: q.Get("state"), Account: q.Get("account"), Playbook: q.Get("playbook"), Limit: defaultPage,
+		Clearance: h.clearance(c.principal)}
 	if f.State != "" && !slices.Contains(states, f.State) {
 		bad = append(bad, InvalidParam{"state", "must be one of " + strings.Join(states, ", ")})
 	}
@@ -158,6 +161,12 @@ func (h *Handler) incident(w http.ResponseWriter, r *http.Request, c *call) (*st
 	case err != nil:
 		h.log.Error("read incident", "request_id", c.requestID, "incident", id, "error", err)
 		h.problem(w, c, http.StatusServiceUnavailable, "the incident could not be read; try again shortly", nil)
+		return nil, false
+	}
+	if !h.cleared(c.principal, inc.Sensitivity) {
+		// The same answer as for an incident that does not exist: a refusal would confirm
+		// that a labelled incident is there.
+		h.problem(w, c, http.StatusNotFound, "no incident "+id, nil)
 		return nil, false
 	}
 	if !auth.Allowed(c.principal, c.route.perm, inc.Target.Account) {

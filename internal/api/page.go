@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -16,6 +17,9 @@ type pageFilter struct {
 	State, Account, Playbook string
 	// Accounts, when set, keeps incidents in these accounts only (the caller's scope).
 	Accounts []string
+	// Clearance are the sensitivity labels the caller may see; unlabelled incidents are
+	// always kept.
+	Clearance []string
 	// After is where the previous page ended; nil for the first page.
 	After *cursor
 	Limit int
@@ -24,7 +28,7 @@ type pageFilter struct {
 // listPage returns up to f.Limit incidents, newest first (ties broken by id, so that the
 // order, and so the cursor, is total), and whether more follow.
 func listPage(ctx context.Context, s *store.Store, f pageFilter) ([]IncidentSummary, bool, error) {
-	q := `SELECT id, playbook, state, target, requested_by, created_at, updated_at FROM incidents WHERE 1 = 1`
+	q := `SELECT id, playbook, state, sensitivity, target, requested_by, created_at, updated_at FROM incidents WHERE 1 = 1`
 	var args []any
 	for _, c := range []struct{ col, val string }{{"state", f.State}, {"playbook", f.Playbook}, {"target_account", f.Account}} {
 		if c.val != "" {
@@ -38,6 +42,14 @@ func listPage(ctx context.Context, s *store.Store, f pageFilter) ([]IncidentSumm
 			args = append(args, a)
 		}
 	}
+	// Filtered in the query, not after it, so that a page is filled from what the caller
+	// may see and its length reveals nothing about what they may not.
+	q += ` AND (sensitivity IS NULL OR sensitivity = ''`
+	for _, l := range f.Clearance {
+		q += ` OR sensitivity = ?`
+		args = append(args, l)
+	}
+	q += `)`
 	if f.After != nil {
 		after := f.After.Created.UTC()
 		q += ` AND (created_at < ? OR (created_at = ? AND id < ?))`
@@ -49,11 +61,13 @@ func listPage(ctx context.Context, s *store.Store, f pageFilter) ([]IncidentSumm
 		return tx.Query(ctx, q, func(row store.Row) error {
 			var (
 				inc    IncidentSummary
+				sens   sql.NullString
 				target string
 			)
-			if err := row.Scan(&inc.ID, &inc.Playbook, &inc.State, &target, &inc.RequestedBy, &inc.Created, &inc.Updated); err != nil {
+			if err := row.Scan(&inc.ID, &inc.Playbook, &inc.State, &sens, &target, &inc.RequestedBy, &inc.Created, &inc.Updated); err != nil {
 				return err
 			}
+			inc.Sensitivity = sens.String
 			if err := json.Unmarshal([]byte(target), &inc.Target); err != nil {
 				return fmt.Errorf("incident %s: stored target is unreadable: %w", inc.ID, err)
 			}
