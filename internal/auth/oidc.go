@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -57,11 +56,10 @@ type OIDCOptions struct {
 // the token's groups to a role and accounts through the grants. It is an OIDCVerifier,
 // safe for concurrent use.
 type OIDC struct {
-	verifier    *oidc.IDTokenVerifier
-	issuer      string
-	audience    string
-	groupsClaim string
-	grants      []Grant
+	verifier *oidc.IDTokenVerifier
+	issuer   string
+	audience string
+	claims   *ClaimMapper
 }
 
 // NewOIDC reads the issuer's discovery document and returns a verifier. It fails when
@@ -74,26 +72,9 @@ func NewOIDC(ctx context.Context, o OIDCOptions) (*OIDC, error) {
 	if o.Audience == "" {
 		return nil, errors.New("oidc: no audience; set oidc.audience to the client id tokens are issued to")
 	}
-	if o.GroupsClaim == "" {
-		o.GroupsClaim = DefaultGroupsClaim
-	}
-	if len(o.Grants) == 0 {
-		return nil, errors.New("oidc: no grants; without oidc.grants no OIDC caller may do anything")
-	}
-	grants := make([]Grant, len(o.Grants))
-	for i, g := range o.Grants {
-		if strings.TrimSpace(g.Group) == "" {
-			return nil, fmt.Errorf("oidc: grant %d names no group", i+1)
-		}
-		if g.Role.rank() < 0 {
-			return nil, fmt.Errorf("oidc: grant %d (group %s): unknown role %q; use one of viewer, responder, approver, admin", i+1, g.Group, g.Role)
-		}
-		for _, a := range g.Accounts {
-			if !ValidAccount(a) {
-				return nil, fmt.Errorf("oidc: grant %d (group %s): account %q is not a 12-digit AWS account id", i+1, g.Group, a)
-			}
-		}
-		grants[i] = Grant{Group: g.Group, Role: g.Role, Accounts: slices.Clone(g.Accounts)}
+	claims, err := NewClaimMapper(o.GroupsClaim, o.Grants)
+	if err != nil {
+		return nil, err
 	}
 	client := o.HTTPClient
 	if client == nil {
@@ -107,7 +88,7 @@ func NewOIDC(ctx context.Context, o OIDCOptions) (*OIDC, error) {
 	// The verifier keeps the client for key fetches long after NewOIDC returns; go-oidc
 	// ignores the context's cancellation and uses it only to carry the client.
 	v := provider.VerifierContext(context.WithoutCancel(ctx), &oidc.Config{ClientID: o.Audience, Now: o.Now})
-	return &OIDC{verifier: v, issuer: o.Issuer, audience: o.Audience, groupsClaim: o.GroupsClaim, grants: grants}, nil
+	return &OIDC{verifier: v, issuer: o.Issuer, audience: o.Audience, claims: claims}, nil
 }
 
 // Verify checks token and returns its principal. Errors for a token that is not valid
@@ -120,33 +101,11 @@ func (o *OIDC) Verify(ctx context.Context, token string) (Principal, error) {
 	if err != nil {
 		return Principal{}, o.verifyError(ctx, err)
 	}
-	var std struct {
-		Subject       string `json:"sub"`
-		Email         string `json:"email"`
-		EmailVerified *bool  `json:"email_verified"`
-	}
 	var all map[string]json.RawMessage
-	if err := tok.Claims(&std); err != nil {
-		return Principal{}, fmt.Errorf("%w: the OIDC token's claims are unreadable: %v", ErrUnauthenticated, err)
-	}
 	if err := tok.Claims(&all); err != nil {
 		return Principal{}, fmt.Errorf("%w: the OIDC token's claims are unreadable: %v", ErrUnauthenticated, err)
 	}
-	name := std.Subject
-	// An address the provider says it has not verified could be anybody's, and names are
-	// what approvals are checked by (nobody approves their own request).
-	if std.Email != "" && (std.EmailVerified == nil || *std.EmailVerified) {
-		name = std.Email
-	}
-	if name == "" {
-		return Principal{}, fmt.Errorf("%w: the OIDC token has neither an email nor a sub claim to name the caller by", ErrUnauthenticated)
-	}
-	groups, err := claimStrings(all[o.groupsClaim])
-	if err != nil {
-		return Principal{}, fmt.Errorf("%w: the OIDC token's %s claim %v", ErrUnauthenticated, o.groupsClaim, err)
-	}
-	role, accounts := o.grant(groups)
-	return Principal{Name: name, Role: role, Accounts: accounts, Kind: KindOIDC}, nil
+	return o.claims.Principal(all)
 }
 
 // verifyError turns a go-oidc error into one that says what is wrong and what to do.
@@ -175,54 +134,4 @@ func (o *OIDC) verifyError(ctx context.Context, err error) error {
 		return fmt.Errorf("%w: the bearer token is neither a Firebreak API token nor a signed JWT", ErrUnauthenticated)
 	}
 	return fmt.Errorf("%w: the OIDC token is not valid: %v", ErrUnauthenticated, err)
-}
-
-// grant maps groups to the highest role any of them is granted, scoped to the union of
-// the accounts of the grants that give that role (empty: every account). Grants of lower
-// roles add no accounts: the principal has one role for all its accounts, and widening
-// the higher role to the lower grants' accounts would give, say, an admin of one account
-// who views all of them admin everywhere. No granted group gives no role.
-func (o *OIDC) grant(groups []string) (Role, []string) {
-	var (
-		best     Role
-		accounts []string
-		all      bool
-	)
-	for _, g := range o.grants {
-		if !slices.Contains(groups, g.Group) {
-			continue
-		}
-		switch {
-		case best == "" || g.Role.rank() > best.rank():
-			best, accounts, all = g.Role, nil, false
-		case g.Role != best:
-			continue
-		}
-		if len(g.Accounts) == 0 {
-			all = true
-		}
-		accounts = append(accounts, g.Accounts...)
-	}
-	if best == "" || all {
-		return best, nil
-	}
-	slices.Sort(accounts)
-	return best, slices.Compact(accounts)
-}
-
-// claimStrings reads a claim that is a list of strings, or one string (some providers
-// send a single group so); an absent or null claim is no groups.
-func claimStrings(raw json.RawMessage) ([]string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	var list []string
-	if err := json.Unmarshal(raw, &list); err == nil {
-		return list, nil
-	}
-	var one string
-	if err := json.Unmarshal(raw, &one); err == nil {
-		return []string{one}, nil
-	}
-	return nil, errors.New("is neither a string nor a list of strings")
 }

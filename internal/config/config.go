@@ -45,6 +45,9 @@ type Config struct {
 	Approvals Approvals `yaml:"approvals"`
 	// Log configures the structured log.
 	Log Log `yaml:"log"`
+	// OIDC lets people sign in through an OpenID Connect identity provider: responders to
+	// the web console, and API callers with the provider's ID tokens as bearer tokens.
+	OIDC OIDC `yaml:"oidc"`
 
 	// origins records where each value that is not a default came from, by path
 	// ("listen", "sqs.queues[0].url"), so that a check can point at it.
@@ -195,6 +198,51 @@ type Log struct {
 	Format string `yaml:"format"`
 }
 
+// OIDC configures sign-in through an OpenID Connect identity provider. It is off when
+// the section is absent; once any of it is given, Issuer, ClientID and Grants are
+// required, so that a half-written section fails at start rather than at first sign-in.
+type OIDC struct {
+	// Issuer is the provider's issuer URL, exactly as its tokens carry it in iss (a
+	// trailing slash matters). Its discovery document is read at start.
+	Issuer string `yaml:"issuer"`
+	// ClientID is the client registered with the provider for Firebreak; ID tokens must
+	// name it as their audience.
+	ClientID string `yaml:"client_id"`
+	// ClientSecret authenticates the console to the provider's token endpoint. Empty for
+	// a public client, which PKCE alone protects. May be env:NAME.
+	ClientSecret Secret `yaml:"client_secret"`
+	// RedirectURL is the console's callback as registered with the provider, ending in
+	// /console/login/oidc/callback. Default: built from each request's host, which is
+	// right only when the console is reached directly; behind a proxy, set it.
+	RedirectURL string `yaml:"redirect_url"`
+	// GroupsClaim is the top-level claim that lists a person's groups. Default "groups".
+	GroupsClaim string `yaml:"groups_claim"`
+	// Grants give the members of groups a role, in some accounts. A person in no granted
+	// group signs in but may do nothing.
+	Grants []OIDCGrant `yaml:"grants"`
+}
+
+// OIDCGrant gives the members of one of the provider's groups a role.
+type OIDCGrant struct {
+	// Group is the group's name as the groups claim carries it. Required.
+	Group string `yaml:"group"`
+	// Role is viewer, responder, approver or admin. Required.
+	Role string `yaml:"role"`
+	// Accounts scope the grant to these 12-digit account ids; empty means every account.
+	Accounts []string `yaml:"accounts"`
+}
+
+// Enabled reports whether OIDC sign-in is configured.
+func (o OIDC) Enabled() bool { return o.Issuer != "" }
+
+// DefaultGroupsClaim is the claim groups are read from when oidc.groups_claim is not set.
+const DefaultGroupsClaim = "groups"
+
+// oidcRoles are the roles a grant may give, those of the authorisation model; they are
+// listed here rather than imported so that reading the configuration needs nothing of the
+// server's packages.
+var oidcRoles = []string{"viewer", "responder", "approver", "admin"}
+
 var (
 	logLevels  = []string{"debug", "info", "warn", "error"}
 	logFormats = []string{"text", "json"}
@@ -262,6 +310,20 @@ func (c *Config) derive() {
 			q.Region = queueRegion(q.URL)
 		}
 	}
+	if c.oidcGiven() && c.OIDC.GroupsClaim == "" {
+		c.OIDC.GroupsClaim = DefaultGroupsClaim
+	}
+}
+
+// oidcGiven reports whether the file said anything about OIDC, even only empty keys, so
+// that an oidc section without an issuer is an error rather than OIDC silently off.
+func (c *Config) oidcGiven() bool {
+	for p := range c.origins {
+		if p == "oidc" || strings.HasPrefix(p, "oidc.") {
+			return true
+		}
+	}
+	return false
 }
 
 // Database drivers, as returned by DatabaseDriver.

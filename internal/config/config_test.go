@@ -28,6 +28,7 @@ func env(vars map[string]string) func(string) (string, bool) {
 var testEnv = env(map[string]string{
 	"TEST_EVENTBRIDGE_KEY": "eventbridge-key-0123456789",
 	"TEST_EXTERNAL_ID":     "ext-id-42",
+	"TEST_OIDC_SECRET":     "oidc-client-secret",
 })
 
 func TestDefaults(t *testing.T) {
@@ -100,6 +101,17 @@ func TestParseComplete(t *testing.T) {
 		Modes:     Modes{Force: "approve", Playbooks: map[string]string{"ec2-command-and-control": "dry-run"}},
 		Approvals: Approvals{Timeout: 45 * time.Minute, OnTimeout: "approve"},
 		Log:       Log{Level: "debug", Format: "json"},
+		OIDC: OIDC{
+			Issuer:       "https://login.example.com/oauth2/default",
+			ClientID:     "firebreak-console",
+			ClientSecret: "oidc-client-secret",
+			RedirectURL:  "https://firebreak.example.com/console/login/oidc/callback",
+			GroupsClaim:  "roles",
+			Grants: []OIDCGrant{
+				{Group: "sec-responders", Role: "responder", Accounts: []string{"111122223333"}},
+				{Group: "sec-approvers", Role: "approver"},
+			},
+		},
 	}
 	c.origins = nil
 	if !reflect.DeepEqual(c, want) {
@@ -169,7 +181,7 @@ func TestParseOneError(t *testing.T) {
 		{"log: {level: Info}", `f.yaml:1:14: log.level: "Info" is not allowed (did you mean "info"?); give one of debug, info, warn, error`},
 		{"accounts: {overrides: [{id: 11112222333}]}", `f.yaml:1:29: accounts.overrides[0].id: "11112222333" is not a 12-digit account id`},
 		{"accounts: {overrides: [{id: 011122223333}]}", ""}, // read as written, leading 0 and all
-		{"x: &a [*a]", "f.yaml:1:1: the file: unknown field \"x\"; expected one of accounts, api_keys, approvals, data_dir, database, limits, listen, log, modes, playbooks, sqs"},
+		{"x: &a [*a]", "f.yaml:1:1: the file: unknown field \"x\"; expected one of accounts, api_keys, approvals, data_dir, database, limits, listen, log, modes, oidc, playbooks, sqs"},
 	} {
 		t.Run(tc.yaml, func(t *testing.T) {
 			_, err := Parse("f.yaml", []byte(tc.yaml), testEnv)

@@ -217,6 +217,7 @@ func (c *Config) check() Errors {
 	k.apiKeys()
 	k.accounts()
 	k.queues()
+	k.oidc()
 	b := c.Limits.Breaker
 	if b.Window <= 0 {
 		k.errorf("limits.breaker.window", "limits.breaker.window: must be more than 0, like 1h")
@@ -359,6 +360,70 @@ func (k *checker) queues() {
 		k.seconds(path+".wait_time", q.WaitTime, 20*time.Second, "SQS long polling waits at most 20s")
 		k.seconds(path+".visibility_timeout", q.VisibilityTimeout, 12*time.Hour, "SQS allows at most 12h; 0 keeps the queue's own")
 	}
+}
+
+func (k *checker) oidc() {
+	o := k.c.OIDC
+	if !k.c.oidcGiven() {
+		return
+	}
+	switch u, err := url.Parse(o.Issuer); {
+	case o.Issuer == "":
+		k.errorf("oidc", "oidc: issuer is missing; give the identity provider's issuer URL, like https://login.example.com/oauth2/default, or remove the oidc section")
+	case err != nil || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || !secureURL(u):
+		k.errorf("oidc.issuer", "oidc.issuer: %q is not an issuer URL; give https://HOST[/PATH] as the provider's tokens carry it in iss (http only on localhost)", o.Issuer)
+	}
+	if o.ClientID == "" {
+		k.errorf("oidc", "oidc: client_id is missing; give the id of the client registered with the provider for Firebreak")
+	}
+	if o.RedirectURL != "" {
+		if u, err := url.Parse(o.RedirectURL); err != nil || u.Host == "" || !secureURL(u) || u.Fragment != "" {
+			k.errorf("oidc.redirect_url", "oidc.redirect_url: %q is not an absolute URL; give https://HOST/console/login/oidc/callback as registered with the provider (http only on localhost)", o.RedirectURL)
+		}
+	}
+	if strings.TrimSpace(o.GroupsClaim) == "" || strings.ContainsAny(o.GroupsClaim, " \t") {
+		k.errorf("oidc.groups_claim", "oidc.groups_claim: %q is not a claim name; give the top-level claim that lists groups, like groups", o.GroupsClaim)
+	}
+	if len(o.Grants) == 0 {
+		k.errorf("oidc", "oidc: grants are missing; without a grant nobody who signs in may do anything; give grants: [{group: NAME, role: responder}]")
+	}
+	seen := map[string]int{}
+	for i, g := range o.Grants {
+		path := fmt.Sprintf("oidc.grants[%d]", i)
+		if strings.TrimSpace(g.Group) == "" {
+			k.errorf(path, "%s: group is missing; give the group's name as the %s claim carries it", path, o.GroupsClaim)
+		}
+		switch {
+		case g.Role == "":
+			k.errorf(path, "%s: role is missing; give one of %s", path, strings.Join(oidcRoles, ", "))
+		case !oneOf(g.Role, oidcRoles):
+			k.errorf(path+".role", "%s.role: %q is not a role%s; give one of %s", path, g.Role, didYouMean(g.Role, oidcRoles), strings.Join(oidcRoles, ", "))
+		}
+		for j, a := range g.Accounts {
+			if !accountIDRE.MatchString(a) {
+				k.errorf(fmt.Sprintf("%s.accounts[%d]", path, j), "%s.accounts[%d]: %q is not a 12-digit account id", path, j, a)
+			}
+		}
+		id := g.Group + "\x00" + g.Role
+		if j, dup := seen[id]; dup && g.Group != "" {
+			k.errorf(path, "%s: group %q is given role %s also at oidc.grants[%d]; merge the two", path, g.Group, g.Role, j)
+		}
+		seen[id] = i
+	}
+}
+
+// secureURL reports whether u is https, or http to this machine, where a developer runs
+// an identity provider without TLS.
+func secureURL(u *url.URL) bool {
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := u.Hostname()
+		ip := net.ParseIP(h)
+		return h == "localhost" || ip != nil && ip.IsLoopback()
+	}
+	return false
 }
 
 // seconds checks an SQS duration, which the API takes in whole seconds.

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,8 +21,20 @@ import (
 // chromiumPath is Debian's chromium, which CI installs.
 const chromiumPath = "/usr/bin/chromium"
 
-// screenshotDir receives the pages' screenshots, for the documentation.
+// screenshotDir receives the pages' screenshots, for the documentation, when the tests run
+// with -screenshots; otherwise they go to a temporary directory, so that a test run leaves
+// the tree as it found it.
 const screenshotDir = "../../docs/screenshots"
+
+var writeScreenshots = flag.Bool("screenshots", false, "write the browser tests' screenshots into docs/screenshots")
+
+// shotDir is where this test's screenshots go.
+func shotDir(t *testing.T) string {
+	if *writeScreenshots {
+		return screenshotDir
+	}
+	return t.TempDir()
+}
 
 // TestBrowser drives the console in headless chromium as responders use it: a responder
 // signs in, isolates an instance from the form and asks for a destructive action, signs
@@ -78,16 +91,17 @@ func TestBrowser(t *testing.T) {
 		}
 		return s
 	}
+	dir := shotDir(t)
 	shot := func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			png, err := chromedp.FullScreenshot(100)(ctx, tg)
 			if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
 			}
-			return os.WriteFile(filepath.Join(screenshotDir, name+".png"), png, 0o644)
+			return os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
 		})
 	}
 	signIn := func(tok string) {

@@ -54,6 +54,9 @@ type Options struct {
 	// Inventory, when set, is asked whether an instance named in the isolation form
 	// exists; nil takes the responder's word for it, as the API does.
 	Inventory decide.Inventory
+	// OIDC, when set, adds sign-in through an OIDC identity provider beside the API-token
+	// form. Nil: API tokens only.
+	OIDC *OIDCLogin
 	// Logger receives failures the responder is not shown the details of. Nil: none.
 	Logger *slog.Logger
 	// Now is the clock of sessions and audit records; time.Now when nil.
@@ -99,6 +102,8 @@ func routeTable() []route {
 	return []route{
 		{http.MethodGet, "/login", "", false, (*Console).loginForm},
 		{http.MethodPost, "/login", "", false, (*Console).login},
+		{http.MethodGet, OIDCLoginPath, "", false, (*Console).oidcStart},
+		{http.MethodGet, OIDCCallbackPath, "", false, (*Console).oidcCallback},
 		{http.MethodPost, "/logout", auth.Read, false, (*Console).logout},
 		{http.MethodGet, "/{$}", auth.Read, false, (*Console).home},
 		{http.MethodGet, "/incidents", auth.Read, false, (*Console).incidents},

@@ -63,7 +63,7 @@ func (c *Console) loginForm(w http.ResponseWriter, r *http.Request, v *call) {
 		c.setCookie(w, r, v.sessionID, anonymousTTL)
 	}
 	c.render(w, r, v, http.StatusOK, "login", "Sign in", map[string]any{
-		"Next": next, "Note": loginNotes[r.URL.Query().Get("msg")]})
+		"Next": next, "Note": loginNotes[r.URL.Query().Get("msg")], "OIDC": c.oidcLabel()})
 }
 
 // safeNext keeps a post-login destination only when it is a console page, so that the
@@ -81,7 +81,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, v *call) {
 	tok := strings.TrimSpace(r.PostFormValue("token"))
 	next := safeNext(r.PostFormValue("next"))
 	again := func(status int, msg string) {
-		c.render(w, r, v, status, "login", "Sign in", map[string]any{"Next": next, "Error": msg})
+		c.render(w, r, v, status, "login", "Sign in", map[string]any{"Next": next, "Error": msg, "OIDC": c.oidcLabel()})
 	}
 	if tok == "" {
 		again(http.StatusUnprocessableEntity, "Paste an API token (it starts with "+auth.TokenPrefix+"). Create one with firebreak token create.")
