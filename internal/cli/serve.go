@@ -15,9 +15,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -165,6 +167,10 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 		return err
 	}
 	decider := newDecider(set, cfg.Modes)
+	// The playbooks in force, swapped whole on reload so that the API and the engine
+	// never see half a set.
+	current := &atomic.Pointer[loadedPlaybooks]{}
+	current.Store(newLoadedPlaybooks(set, decider))
 
 	if driver, path := cfg.DatabaseDriver(); driver == config.DriverSQLite {
 		release, err := lockDatabase(path)
@@ -213,6 +219,9 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 		env.Cloud = p
 	}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
 	ecfg := engine.Config{
 		Decider:    decider,
 		Catalogue:  catalog.Default(),
@@ -221,7 +230,10 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 		JoinWindow: cfg.Limits.IncidentJoinWindow,
 		Breaker: engine.Breaker{Window: cfg.Limits.Breaker.Window, PerPlaybook: cfg.Limits.Breaker.PerPlaybook,
 			Total: cfg.Limits.Breaker.Overall, Accounts: cfg.Limits.Breaker.Accounts},
-		Logger: log,
+		ApprovalTimeout:   cfg.Approvals.Timeout,
+		OnApprovalTimeout: cfg.Approvals.OnTimeout,
+		Registry:          reg,
+		Logger:            log,
 	}
 	if saver != nil {
 		ecfg.AfterStep = saver.afterStep
@@ -232,8 +244,6 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 		return err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	apiKeys := make([]server.APIKey, len(keys))
 	for i, k := range keys {
 		apiKeys[i] = server.APIKey{Name: k.Name, Key: string(k.Key)}
@@ -246,15 +256,32 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 	}
 	// Responders' API: bearer tokens, roles scoped to accounts. /v1/events keeps its API
 	// key, which is what EventBridge API destinations send.
-	responders, err := api.New(api.Options{Engine: eng, Store: st, Auth: &auth.Authenticator{Store: st},
+	authn := &auth.Authenticator{Store: st}
+	var oidcLogin *console.OIDCLogin
+	if cfg.OIDC.Enabled() {
+		if authn.OIDC, oidcLogin, err = oidcFromConfig(ctx, cfg.OIDC); err != nil {
+			return usageErr("oidc: %v", err)
+		}
+	}
+	responders, err := api.New(api.Options{Engine: eng, Store: st, Auth: authn,
 		Catalogue: catalog.Default(), Inventory: inv, Logger: log,
-		RateLimit: api.RateLimit{PerSecond: serveAPIRate, Burst: serveAPIBurst}})
+		RateLimit: api.RateLimit{PerSecond: serveAPIRate, Burst: serveAPIBurst},
+		Playbooks: func() *playbook.Set { return current.Load().set },
+		Decider:   func() *decide.Engine { return current.Load().decider },
+		// Until clearances can be granted per token or group, administrators are cleared
+		// for every label the playbooks use and nobody else for any.
+		Clearance: func(p auth.Principal) []string {
+			if p.Role != auth.Admin {
+				return nil
+			}
+			return current.Load().labels
+		}})
 	if err != nil {
 		return err
 	}
 	// The console: the same engine and authorisation, for people at a browser.
-	ui, err := console.New(console.Options{Engine: eng, Store: st, Auth: &auth.Authenticator{Store: st},
-		Catalogue: catalog.Default(), Inventory: inv, Logger: log})
+	ui, err := console.New(console.Options{Engine: eng, Store: st, Auth: authn,
+		Catalogue: catalog.Default(), Inventory: inv, Logger: log, OIDC: oidcLogin})
 	if err != nil {
 		return err
 	}
@@ -324,7 +351,7 @@ loop:
 			serveErr = fmt.Errorf("serve on %s: %w", addr, err)
 			break loop
 		case <-hup:
-			reloadPlaybooks(cfg, eng, log)
+			reloadPlaybooks(cfg, eng, current, log)
 		}
 	}
 
@@ -436,7 +463,7 @@ func newDecider(set *playbook.Set, modes config.Modes) *decide.Engine {
 // reloadPlaybooks replaces the engine's playbooks with the directory's current ones, all or
 // nothing: half a set could drop the playbook that contains an incident now, so a set with
 // any problem leaves the running one in force.
-func reloadPlaybooks(cfg *config.Config, eng *engine.Engine, log *slog.Logger) {
+func reloadPlaybooks(cfg *config.Config, eng *engine.Engine, current *atomic.Pointer[loadedPlaybooks], log *slog.Logger) {
 	set, err := playbook.LoadDir(cfg.Playbooks, catalog.Default())
 	if err != nil {
 		var les playbook.LoadErrors
@@ -452,7 +479,9 @@ func reloadPlaybooks(cfg *config.Config, eng *engine.Engine, log *slog.Logger) {
 			"dir", cfg.Playbooks, "problems", len(les))
 		return
 	}
-	eng.SetDecider(newDecider(set, cfg.Modes))
+	decider := newDecider(set, cfg.Modes)
+	current.Store(newLoadedPlaybooks(set, decider))
+	eng.SetDecider(decider)
 	log.Info("playbooks reloaded", "dir", cfg.Playbooks, "count", len(set.Playbooks))
 }
 
@@ -662,4 +691,42 @@ func routeResponders(intake, api, ui http.Handler) http.Handler {
 			intake.ServeHTTP(w, r)
 		}
 	})
+}
+
+// loadedPlaybooks is a playbook set and the decider built from it, in force together,
+// with the sensitivity labels its playbooks give their incidents.
+type loadedPlaybooks struct {
+	set     *playbook.Set
+	decider *decide.Engine
+	labels  []string
+}
+
+func newLoadedPlaybooks(set *playbook.Set, decider *decide.Engine) *loadedPlaybooks {
+	l := &loadedPlaybooks{set: set, decider: decider}
+	for _, p := range set.Playbooks {
+		if label := engine.SensitivityOf(p); label != "" && !slices.Contains(l.labels, label) {
+			l.labels = append(l.labels, label)
+		}
+	}
+	return l
+}
+
+// oidcFromConfig builds, from the oidc section, the verifier for OIDC bearer tokens and
+// the console's browser sign-in; both grant roles by the same group rules.
+func oidcFromConfig(ctx context.Context, c config.OIDC) (auth.OIDCVerifier, *console.OIDCLogin, error) {
+	grants := make([]auth.Grant, len(c.Grants))
+	for i, g := range c.Grants {
+		grants[i] = auth.Grant{Group: g.Group, Role: auth.Role(g.Role), Accounts: g.Accounts}
+	}
+	verifier, err := auth.NewOIDC(ctx, auth.OIDCOptions{Issuer: c.Issuer, Audience: c.ClientID,
+		GroupsClaim: c.GroupsClaim, Grants: grants})
+	if err != nil {
+		return nil, nil, err
+	}
+	login, err := console.NewOIDCLogin(ctx, console.OIDCLoginOptions{Issuer: c.Issuer, ClientID: c.ClientID,
+		ClientSecret: string(c.ClientSecret), RedirectURL: c.RedirectURL, GroupsClaim: c.GroupsClaim, Grants: grants})
+	if err != nil {
+		return nil, nil, err
+	}
+	return verifier, login, nil
 }
