@@ -188,6 +188,9 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 		return usageErr("database %s: %v; check that it is reachable and writable", storeName(cfg), err)
 	}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
 	env := &action.Env{Notify: logNotifier{log}, Cache: &action.Cache{}}
 	var (
 		inv   decide.Inventory
@@ -212,15 +215,12 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 		// polls; waiting AWS's intervals for it would only slow a developer down.
 		env.Poll = 10 * time.Millisecond
 	} else {
-		p, err := awscloud.NewFromConfig(awsCfg, awscloud.Options{RoleName: cfg.Accounts.RoleName, ExternalID: string(cfg.Accounts.ExternalID)})
+		p, err := awscloud.NewFromConfig(awsCfg, awscloud.Options{RoleName: cfg.Accounts.RoleName, ExternalID: string(cfg.Accounts.ExternalID), Registry: reg})
 		if err != nil {
 			return usageErr("AWS configuration: %v; check the credentials the SDK finds (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL)", err)
 		}
 		env.Cloud = p
 	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	ecfg := engine.Config{
 		Decider:    decider,

@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/wafv2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/firebreak-sec/firebreak/internal/cloud"
 )
@@ -52,6 +53,9 @@ const (
 
 // Options configure the Provider. The zero value is valid.
 type Options struct {
+	// Registry, when set, receives firebreak_aws_calls_total{account,service,operation,code},
+	// one count per call (retries included) with its final error code, or "OK".
+	Registry *prometheus.Registry
 	// RoleName is the role assumed in each member account; it may carry a path
 	// ("responders/FirebreakResponder"). Default DefaultRoleName.
 	RoleName string
@@ -139,6 +143,8 @@ type Provider struct {
 
 	hubOnce    sync.Mutex
 	hubAccount string
+
+	calls *prometheus.CounterVec // nil without a registry
 }
 
 type clientKey struct{ account, region, service string }
@@ -190,7 +196,18 @@ func NewFromConfig(cfg aws.Config, opts Options) (*Provider, error) {
 	if stsCfg.Region == "" {
 		stsCfg.Region = "us-east-1"
 	}
+	var calls *prometheus.CounterVec
+	if opts.Registry != nil {
+		calls = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "firebreak_aws_calls_total",
+			Help: "AWS API calls made in member accounts, by final result: OK or the AWS error code.",
+		}, []string{"account", "service", "operation", "code"})
+		if err := opts.Registry.Register(calls); err != nil {
+			return nil, fmt.Errorf("register AWS call metrics: %w", err)
+		}
+	}
 	return &Provider{
+		calls:      calls,
 		opts:       opts,
 		hub:        hub,
 		sts:        sts.NewFromConfig(stsCfg),
@@ -371,6 +388,9 @@ func client[T any](ctx context.Context, p *Provider, account, region, service st
 	cfg.Region = region
 	cfg.Credentials = creds
 	cfg.APIOptions = append(cfg.APIOptions, limitInFlight(p.limiter(account, service)))
+	if p.calls != nil {
+		cfg.APIOptions = append(cfg.APIOptions, countCalls(p.calls, account))
+	}
 	built := build(cfg)
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/firebreak-sec/firebreak/internal/cloud"
 )
@@ -448,5 +449,45 @@ func TestInvalidArguments(t *testing.T) {
 		if _, err := NewFromConfig(hubConfig(), bad); err == nil {
 			t.Errorf("NewFromConfig(%+v) accepted invalid options", bad)
 		}
+	}
+}
+
+// TestCallsCounted checks that each call is counted once, retries included, under its
+// account, service, operation and final result.
+func TestCallsCounted(t *testing.T) {
+	f := newFakeAWS(t)
+	reg := prometheus.NewRegistry()
+	p := newProvider(t, f, Options{MaxAttempts: 3, MaxBackoff: 10 * time.Millisecond, Registry: reg})
+	ctx := context.Background()
+	if err := describe(ctx, t, p, "222233334444"); err != nil {
+		t.Fatal(err)
+	}
+	f.ec2Status, f.ec2Code = 503, "RequestLimitExceeded"
+	if err := describe(ctx, t, p, "222233334444"); err == nil {
+		t.Fatal("want the throttling error")
+	}
+	want := map[string]float64{"OK": 1, "RequestLimitExceeded": 1}
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "firebreak_aws_calls_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["account"] != "222233334444" || labels["service"] != "EC2" || labels["operation"] != "DescribeInstances" {
+				t.Errorf("unexpected labels %v", labels)
+			}
+			got[labels["code"]] += m.GetCounter().GetValue()
+		}
+	}
+	if len(got) != len(want) || got["OK"] != want["OK"] || got["RequestLimitExceeded"] != want["RequestLimitExceeded"] {
+		t.Errorf("calls counted %v, want %v (three throttled attempts are one call)", got, want)
 	}
 }
