@@ -3,11 +3,14 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/firebreak-sec/firebreak/internal/suggest"
 )
 
 // maxNodes bounds the nodes read, counting each use of an alias anew, so that a file of
@@ -233,7 +236,7 @@ func (d *decoder) object(n *yaml.Node, v reflect.Value, path string) {
 			for k := range fields {
 				names = append(names, k)
 			}
-			d.errorf(key, "%s: unknown field %q%s; expected one of %s", name(path), key.Value, didYouMean(key.Value, names), strings.Join(sorted(names), ", "))
+			d.errorf(key, "%s: unknown field %q%s; expected one of %s", name(path), key.Value, suggest.DidYouMean(key.Value, names), strings.Join(sorted(names), ", "))
 			return
 		}
 		d.value(val, v.Field(i), join(path, key.Value))
@@ -310,4 +313,11 @@ func describe(n *yaml.Node) string {
 		return fmt.Sprintf("%q", n.Value)
 	}
 	return "something else"
+}
+
+// sorted returns a sorted copy of s, so that lists in messages read the same every time.
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/firebreak-sec/firebreak/internal/suggest"
 )
 
 // Error is one problem with the configuration, at the place the bad value came from.
@@ -232,7 +234,7 @@ func (c *Config) check() Errors {
 	}
 	if c.Modes.Force != "" && c.Modes.Force != ModeDryRun && c.Modes.Force != ModeApprove {
 		k.errorf("modes.force", "modes.force: %q cannot be forced%s; give dry-run or approve, or leave it out to use each playbook's mode",
-			c.Modes.Force, didYouMean(c.Modes.Force, []string{ModeDryRun, ModeApprove}))
+			c.Modes.Force, suggest.DidYouMean(c.Modes.Force, []string{ModeDryRun, ModeApprove}))
 	}
 	for _, pb := range sorted(keys(c.Modes.Playbooks)) {
 		path := "modes.playbooks." + pb
@@ -240,7 +242,7 @@ func (c *Config) check() Errors {
 			k.errorf(path, "%s: %q is not a playbook name; names are lower-case letters, digits and -", path, pb)
 		}
 		if m := c.Modes.Playbooks[pb]; !oneOf(m, modes) {
-			k.errorf(path, "%s: %q is not a mode%s; give one of %s", path, m, didYouMean(m, modes), strings.Join(modes, ", "))
+			k.errorf(path, "%s: %q is not a mode%s; give one of %s", path, m, suggest.DidYouMean(m, modes), strings.Join(modes, ", "))
 		}
 	}
 	if c.Approvals.Timeout <= 0 {
@@ -254,7 +256,7 @@ func (c *Config) check() Errors {
 
 func (k *checker) choice(path, v string, allowed []string) {
 	if !oneOf(v, allowed) {
-		k.errorf(path, "%s: %q is not allowed%s; give one of %s", path, v, didYouMean(v, allowed), strings.Join(allowed, ", "))
+		k.errorf(path, "%s: %q is not allowed%s; give one of %s", path, v, suggest.DidYouMean(v, allowed), strings.Join(allowed, ", "))
 	}
 }
 
@@ -397,7 +399,7 @@ func (k *checker) oidc() {
 		case g.Role == "":
 			k.errorf(path, "%s: role is missing; give one of %s", path, strings.Join(oidcRoles, ", "))
 		case !oneOf(g.Role, oidcRoles):
-			k.errorf(path+".role", "%s.role: %q is not a role%s; give one of %s", path, g.Role, didYouMean(g.Role, oidcRoles), strings.Join(oidcRoles, ", "))
+			k.errorf(path+".role", "%s.role: %q is not a role%s; give one of %s", path, g.Role, suggest.DidYouMean(g.Role, oidcRoles), strings.Join(oidcRoles, ", "))
 		}
 		for j, a := range g.Accounts {
 			if !accountIDRE.MatchString(a) {

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/firebreak-sec/firebreak/internal/event"
+	"github.com/firebreak-sec/firebreak/internal/suggest"
 )
 
 // ExceptionEntry is one approved deviation from an exceptions file, for resources that
@@ -127,7 +128,7 @@ func (l *loader) checkExceptionNames() {
 			if _, ok := l.names[p]; !ok {
 				names := sortedKeys(l.names)
 				l.errs = append(l.errs, LoadError{File: e.Pos.File, Line: e.Pos.Line, Col: e.Pos.Col,
-					Msg: fmt.Sprintf("exception names playbook %q, which does not exist%s", p, didYouMean(p, names))})
+					Msg: fmt.Sprintf("exception names playbook %q, which does not exist%s", p, suggest.DidYouMean(p, names))})
 			}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/firebreak-sec/firebreak/internal/action"
 	"github.com/firebreak-sec/firebreak/internal/event"
 	"github.com/firebreak-sec/firebreak/internal/pattern"
+	"github.com/firebreak-sec/firebreak/internal/suggest"
 )
 
 var nameRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
@@ -172,7 +173,7 @@ func (l *loader) document(d *doc, root *yaml.Node) {
 	case KindExceptions:
 		l.set.Exceptions = append(l.set.Exceptions, l.exceptionsDoc(d, top)...)
 	default:
-		d.errorf(kn, "unknown kind %q%s; expected one of %s", kind, didYouMean(kind, kinds), strings.Join(kinds, ", "))
+		d.errorf(kn, "unknown kind %q%s; expected one of %s", kind, suggest.DidYouMean(kind, kinds), strings.Join(kinds, ", "))
 	}
 }
 
@@ -257,7 +258,7 @@ func (l *loader) playbook(d *doc, root *yaml.Node, top map[string]*yaml.Node) *P
 		d.errorf(specNode, "spec.target is missing: name the resource kind the steps act on (%s)", kindList())
 	} else if s, ok := d.str(t, "spec.target"); ok {
 		if !validKind(s) {
-			d.errorf(t, "spec.target %q is not a resource kind%s; expected one of %s", s, didYouMean(s, kindStrings()), kindList())
+			d.errorf(t, "spec.target %q is not a resource kind%s; expected one of %s", s, suggest.DidYouMean(s, kindStrings()), kindList())
 		} else {
 			p.Target = event.Kind(s)
 		}
@@ -271,7 +272,7 @@ func (l *loader) playbook(d *doc, root *yaml.Node, top map[string]*yaml.Node) *P
 		if s, ok := d.str(m, "spec.mode"); ok {
 			mode := Mode(s)
 			if !contains(modeStrings(), s) {
-				d.errorf(m, "spec.mode %q is not a mode%s; expected one of %s", s, didYouMean(s, modeStrings()), strings.Join(modeStrings(), ", "))
+				d.errorf(m, "spec.mode %q is not a mode%s; expected one of %s", s, suggest.DidYouMean(s, modeStrings()), strings.Join(modeStrings(), ", "))
 			} else {
 				p.Mode = mode
 			}
@@ -398,7 +399,7 @@ func (l *loader) step(d *doc, n *yaml.Node, i int, target event.Kind) *Step {
 	}
 	spec, ok := l.cat.Lookup(name)
 	if !ok {
-		d.errorf(an, "unknown action %q%s", name, didYouMean(name, l.cat.Names()))
+		d.errorf(an, "unknown action %q%s", name, suggest.DidYouMean(name, l.cat.Names()))
 		return nil
 	}
 	s.Spec = spec
@@ -452,7 +453,7 @@ func (d *doc) params(n *yaml.Node, spec *action.Spec, what string, at *yaml.Node
 				if len(names) == 0 {
 					d.errorf(k, "action %s takes no parameters, but %q is given", spec.Name, k.Value)
 				} else {
-					d.errorf(k, "action %s has no parameter %q%s; it takes %s", spec.Name, k.Value, didYouMean(k.Value, names), strings.Join(names, ", "))
+					d.errorf(k, "action %s has no parameter %q%s; it takes %s", spec.Name, k.Value, suggest.DidYouMean(k.Value, names), strings.Join(names, ", "))
 				}
 				continue
 			}
@@ -488,7 +489,7 @@ func (d *doc) param(n *yaml.Node, p *action.Param, what string) (any, bool) {
 			return nil, false
 		}
 		if len(p.Allowed) > 0 && !contains(p.Allowed, s) {
-			d.errorf(n, "%s: %q is not allowed%s; expected one of %s", what, s, didYouMean(s, p.Allowed), strings.Join(p.Allowed, ", "))
+			d.errorf(n, "%s: %q is not allowed%s; expected one of %s", what, s, suggest.DidYouMean(s, p.Allowed), strings.Join(p.Allowed, ", "))
 			return nil, false
 		}
 		return s, true

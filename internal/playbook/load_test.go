@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/firebreak-sec/firebreak/internal/event"
+	"github.com/firebreak-sec/firebreak/internal/suggest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -135,7 +136,7 @@ func TestDistance(t *testing.T) {
 		{"abc", "xyz", 3},
 	}
 	for _, tt := range tests {
-		if got := distance(tt.a, tt.b); got != tt.want {
+		if got := suggest.Distance(tt.a, tt.b); got != tt.want {
 			t.Errorf("distance(%q, %q) = %d, want %d", tt.a, tt.b, got, tt.want)
 		}
 	}

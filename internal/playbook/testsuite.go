@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/firebreak-sec/firebreak/internal/suggest"
 )
 
 // TestSuite is a `kind: PlaybookTest` document: events and the decisions they must produce.
@@ -157,7 +159,7 @@ func (d *doc) expectation(n *yaml.Node, what string) *Expectation {
 	if v, ok := f["outcome"]; ok {
 		if o, ok := d.str(v, what+".outcome"); ok {
 			if !contains(Outcomes, o) {
-				d.errorf(v, "%s.outcome %q is not an outcome%s", what, o, didYouMean(o, Outcomes))
+				d.errorf(v, "%s.outcome %q is not an outcome%s", what, o, suggest.DidYouMean(o, Outcomes))
 			}
 			x.Outcome = o
 		}
@@ -206,7 +208,7 @@ func (l *loader) checkTestSuite(s *TestSuite) {
 		for _, x := range c.Expect {
 			if _, ok := l.names[x.Playbook]; !ok && x.Playbook != "" {
 				l.errs = append(l.errs, LoadError{File: x.Pos.File, Line: x.Pos.Line, Col: x.Pos.Col,
-					Msg: fmt.Sprintf("expected decision names playbook %q, which does not exist%s", x.Playbook, didYouMean(x.Playbook, names))})
+					Msg: fmt.Sprintf("expected decision names playbook %q, which does not exist%s", x.Playbook, suggest.DidYouMean(x.Playbook, names))})
 			}
 		}
 	}

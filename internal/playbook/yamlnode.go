@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/firebreak-sec/firebreak/internal/suggest"
 )
 
 // doc collects the problems found in one YAML document, at their positions.
@@ -91,7 +93,7 @@ func (d *doc) fields(n *yaml.Node, what string, allowed ...string) map[string]*y
 		}
 		keys[k.Value] = k
 		if allowed != nil && !contains(allowed, k.Value) {
-			d.errorf(k, "%s: unknown field %q%s", what, k.Value, didYouMean(k.Value, allowed))
+			d.errorf(k, "%s: unknown field %q%s", what, k.Value, suggest.DidYouMean(k.Value, allowed))
 			continue
 		}
 		out[k.Value] = resolve(v)
