@@ -27,6 +27,9 @@ import (
 	"github.com/firebreak-sec/firebreak/internal/store"
 )
 
+// DefaultWorkers is how many steps one engine runs at once unless configured otherwise.
+const DefaultWorkers = 64
+
 // Config is what the engine decides and acts with.
 type Config struct {
 	Decider   *decide.Engine
@@ -39,7 +42,7 @@ type Config struct {
 	JoinWindow time.Duration
 	Breaker    Breaker
 	// Queue is the River queue step jobs go to; "firebreak" when empty. Workers is how many
-	// steps run at once on this replica; 8 when zero.
+	// steps run at once on this replica; DefaultWorkers when zero.
 	Queue   string
 	Workers int
 	// StepTimeout bounds one attempt of a step; 15 minutes when zero, for snapshots and
@@ -123,7 +126,10 @@ func New(s *store.Store, cfg Config) (*Engine, error) {
 		cfg.Queue = "firebreak"
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 8
+		// Most of a step's time is spent waiting on AWS (a snapshot to complete, a command
+		// to finish), and a waiting worker is only a goroutine: enough of them that
+		// incidents do not queue behind each other's waits.
+		cfg.Workers = DefaultWorkers
 	}
 	if cfg.StepTimeout <= 0 {
 		cfg.StepTimeout = 15 * time.Minute

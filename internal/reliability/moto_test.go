@@ -28,6 +28,9 @@ func motoEnv(url string) []string {
 	}
 }
 
+// maxPerSubnet is how many instances go in one seeded /24 subnet, with room to spare.
+const maxPerSubnet = 200
+
 // seedInstances runs n more instances, spread over the seeded organisation's accounts, and
 // returns a finding about each; the event and finding ids start with prefix.
 func seedInstances(ctx context.Context, t *testing.T, org *moto.Org, n int, prefix string) []finding {
@@ -42,21 +45,35 @@ func seedInstances(ctx context.Context, t *testing.T, org *moto.Org, n int, pref
 			continue
 		}
 		c := ec2Client(ctx, t, org.URL, acct.ID)
-		out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(moto.AMI), InstanceType: ec2types.InstanceTypeT3Micro,
-			MinCount: aws.Int32(int32(count)), MaxCount: aws.Int32(int32(count)), SubnetId: aws.String(acct.Subnet),
-			SecurityGroupIds: []string{acct.SecurityGroup},
-			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{
-				{Key: aws.String("Environment"), Value: aws.String("prod")},
-				{Key: aws.String("Owner"), Value: aws.String("team-reliability")}}}}})
-		if err != nil {
-			t.Fatalf("run %d instances in %s: %v", count, acct.ID, err)
-		}
-		for i, in := range out.Instances {
-			fs = append(fs, finding{
-				EventID:   fmt.Sprintf("%s-%s-%d", prefix, acct.ID, i),
-				FindingID: fmt.Sprintf("%s%s%06d", prefix, acct.ID, i),
-				Account:   acct.ID, Instance: aws.ToString(in.InstanceId), VPC: acct.VPC, Subnet: acct.Subnet,
-			})
+		// A seeded subnet is a /24 (251 addresses), so instances go in batches of at most
+		// maxPerSubnet, each batch past the first in a subnet of its own in the same VPC.
+		for start, batch := 0, 0; start < count; start, batch = start+maxPerSubnet, batch+1 {
+			size := min(maxPerSubnet, count-start)
+			subnet := acct.Subnet
+			if batch > 0 {
+				sn, err := c.CreateSubnet(ctx, &ec2.CreateSubnetInput{VpcId: aws.String(acct.VPC),
+					CidrBlock: aws.String(fmt.Sprintf("10.0.%d.0/24", 100+batch))})
+				if err != nil {
+					t.Fatalf("create subnet %d in %s: %v", batch, acct.ID, err)
+				}
+				subnet = aws.ToString(sn.Subnet.SubnetId)
+			}
+			out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(moto.AMI), InstanceType: ec2types.InstanceTypeT3Micro,
+				MinCount: aws.Int32(int32(size)), MaxCount: aws.Int32(int32(size)), SubnetId: aws.String(subnet),
+				SecurityGroupIds: []string{acct.SecurityGroup},
+				TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: []ec2types.Tag{
+					{Key: aws.String("Environment"), Value: aws.String("prod")},
+					{Key: aws.String("Owner"), Value: aws.String("team-reliability")}}}}})
+			if err != nil {
+				t.Fatalf("run %d instances in %s: %v", size, acct.ID, err)
+			}
+			for i, in := range out.Instances {
+				fs = append(fs, finding{
+					EventID:   fmt.Sprintf("%s-%s-%d", prefix, acct.ID, start+i),
+					FindingID: fmt.Sprintf("%s%s%06d", prefix, acct.ID, start+i),
+					Account:   acct.ID, Instance: aws.ToString(in.InstanceId), VPC: acct.VPC, Subnet: subnet,
+				})
+			}
 		}
 	}
 	return fs
