@@ -1,16 +1,12 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -198,30 +194,7 @@ func TestEndToEndRun(t *testing.T) {
 
 // runEndToEndChild runs e in a fresh copy of the test binary and returns what it measured.
 func runEndToEndChild(b *testing.B, e endToEnd) endToEndOutcome {
-	spec, err := json.Marshal(e)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestEndToEndRun$", "-test.count=1")
-	cmd.Env = append(os.Environ(), endToEndEnv+"="+string(spec))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
-	if err != nil {
-		b.Fatalf("end-to-end process: %v\n%s%s", err, stdout, stderr.Bytes())
-	}
-	sc := bufio.NewScanner(bytes.NewReader(stdout))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), endToEndPrefix); ok {
-			var out endToEndOutcome
-			if err := json.Unmarshal([]byte(rest), &out); err != nil {
-				b.Fatal(err)
-			}
-			return out
-		}
-	}
-	b.Fatalf("end-to-end process printed no outcome:\n%s", stdout)
-	return endToEndOutcome{}
+	return runInChild[endToEndOutcome](b, "TestEndToEndRun", endToEndEnv, endToEndPrefix, e)
 }
 
 // BenchmarkEndToEnd takes 1,000 backdoor findings on 1,000 instances of a simulated

@@ -1,13 +1,10 @@
 package bench
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -252,30 +249,7 @@ func TestThroughputWorkload(t *testing.T) {
 
 // runChild runs wl in a fresh copy of the test binary and returns what it measured.
 func runChild(b *testing.B, wl workload) outcome {
-	spec, err := json.Marshal(wl)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestThroughputWorkload$", "-test.count=1")
-	cmd.Env = append(os.Environ(), throughputEnv+"="+string(spec))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
-	if err != nil {
-		b.Fatalf("workload process: %v\n%s%s", err, stdout, stderr.Bytes())
-	}
-	sc := bufio.NewScanner(bytes.NewReader(stdout))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), outcomePrefix); ok {
-			var out outcome
-			if err := json.Unmarshal([]byte(rest), &out); err != nil {
-				b.Fatal(err)
-			}
-			return out
-		}
-	}
-	b.Fatalf("workload process printed no outcome:\n%s", stdout)
-	return outcome{}
+	return runInChild[outcome](b, "TestThroughputWorkload", throughputEnv, outcomePrefix, wl)
 }
 
 // fullWorkload is the benchmark's organisation: 1,000 incidents across 50 accounts, each
