@@ -80,6 +80,9 @@ type serveOptions struct {
 	dev        bool
 	world      string
 	worldState string
+	// debugListen serves Go's profiler (net/http/pprof) on a second listener, for finding
+	// where a slow server spends its time; off unless given, as profiles reveal internals.
+	debugListen string
 }
 
 func newServeCmd(s *streams) *cobra.Command {
@@ -120,6 +123,7 @@ ones, the messages received and the running steps finish, and exits.`,
 	f.BoolVar(&o.dev, "dev", false, "development: act on a simulated organisation, with no configuration needed")
 	f.StringVar(&o.world, "world", devWorld, "with --dev, the simulated organisation to act on (CONTRACTS §4)")
 	f.StringVar(&o.worldState, "world-state", "", "with --dev, the file the organisation's state is kept in across restarts (default DATA-DIR/"+devWorldState+")")
+	f.StringVar(&o.debugListen, "debug-listen", "", "HOST:PORT to serve Go's profiler on (/debug/pprof/); keep it on loopback")
 	return cmd
 }
 
@@ -324,6 +328,14 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 	}
 	for _, q := range cfg.SQS.Queues {
 		log.Info("polling SQS", "queue", q.URL, "region", q.Region)
+	}
+
+	if o.debugListen != "" {
+		_, stopDebug, err := serveDebug(o.debugListen, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
 	}
 
 	addr := ln.Addr().String()

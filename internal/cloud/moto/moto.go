@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -93,6 +94,11 @@ func start() (*server, error) {
 	}
 	log := &syncBuffer{}
 	cmd := exec.Command(python, "-m", "moto.server", "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	// moto preloads about 1,200 public images per region, each with a snapshot that every
+	// DescribeSnapshots then scans in Python, whatever its filters: with a few dozen calls
+	// in flight that alone saturates moto's one core. Nothing here uses those images
+	// (RunInstances takes any image id while moto's AMI validation is off, its default).
+	cmd.Env = append(os.Environ(), "MOTO_EC2_LOAD_DEFAULT_AMIS=false")
 	cmd.Stdout, cmd.Stderr = log, log
 	ownProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {

@@ -31,7 +31,8 @@ const Region = "us-east-1"
 // the organisation looks like a real one.
 const RoleName = "FirebreakResponder"
 
-// AMI is an image id moto ships with; RunInstances accepts it without registration.
+// AMI is the image id instances are started from. Start runs moto without its default
+// images, and RunInstances accepts any id while moto's AMI validation is off.
 const AMI = "ami-12c6146b"
 
 // hubCredentials are static credentials moto maps to HubAccount.
