@@ -133,7 +133,7 @@ func runEndToEnd(tb testing.TB, s *store.Store, e endToEnd) endToEndOutcome {
 	url := intakeServer(tb, eng)
 
 	start := time.Now()
-	posted, err := post(url, bodies, intakeClients)
+	posted, err := post(url, bodies, intakeClients, 1)
 	if err != nil {
 		tb.Fatal(err)
 	}

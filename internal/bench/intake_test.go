@@ -182,11 +182,27 @@ func (r postResult) quantile(q float64) time.Duration {
 	return r.Latencies[min(max(i, 0), len(r.Latencies)-1)]
 }
 
-// post sends every body to url's POST /v1/events, one per request, from clients concurrent
-// clients that each keep one connection open, as an API destination's senders do. Every
-// request must be answered 202 with its event accepted: a refused or duplicate event
-// would measure something other than acceptance.
-func post(url string, bodies [][]byte, clients int) (postResult, error) {
+// post sends every body to url's POST /v1/events from clients concurrent clients that each
+// keep one connection open. batch is how many events go in one request: 1 as an API
+// destination sends them, 10 as a forwarder or an SQS batch does (a JSON array, CONTRACTS
+// §1). Every request must be answered 202 with all its events accepted: a refused or
+// duplicate event would measure something other than acceptance. Latencies are per
+// request.
+func post(url string, bodies [][]byte, clients, batch int) (postResult, error) {
+	counts := make([]int, len(bodies))
+	for i := range counts {
+		counts[i] = 1
+	}
+	if batch > 1 {
+		var grouped [][]byte
+		counts = counts[:0]
+		for i := 0; i < len(bodies); i += batch {
+			group := bodies[i:min(i+batch, len(bodies))]
+			grouped = append(grouped, append(append([]byte("["), bytes.Join(group, []byte(","))...), ']'))
+			counts = append(counts, len(group))
+		}
+		bodies = grouped
+	}
 	tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: time.Minute}
@@ -207,7 +223,7 @@ func post(url string, bodies [][]byte, clients int) (postResult, error) {
 					return
 				}
 				t0 := time.Now()
-				n, err := postOne(hc, url, bodies[i])
+				n, err := postOne(hc, url, bodies[i], counts[i])
 				lat[i] = time.Since(t0)
 				if err != nil {
 					errOnce.Do(func() { firstErr = fmt.Errorf("request %d: %w", i, err) })
@@ -224,8 +240,9 @@ func post(url string, bodies [][]byte, clients int) (postResult, error) {
 	return res, firstErr
 }
 
-// postOne posts one body and returns how many events the answer says were accepted.
-func postOne(hc *http.Client, url string, body []byte) (int, error) {
+// postOne posts one body of want events and returns how many the answer says were
+// accepted.
+func postOne(hc *http.Client, url string, body []byte, want int) (int, error) {
 	req, err := http.NewRequest(http.MethodPost, url+"/v1/events", bytes.NewReader(body))
 	if err != nil {
 		return 0, err
@@ -248,8 +265,8 @@ func postOne(hc *http.Client, url string, body []byte) (int, error) {
 	if err := json.Unmarshal(data, &er); err != nil {
 		return 0, err
 	}
-	if er.Accepted != 1 || er.Duplicates != 0 || len(er.Rejected) != 0 {
-		return 0, fmt.Errorf("answer %s, want one event accepted", data)
+	if er.Accepted != want || er.Duplicates != 0 || len(er.Rejected) != 0 {
+		return 0, fmt.Errorf("answer %s, want %d event(s) accepted", data, want)
 	}
 	return er.Accepted, nil
 }
@@ -341,7 +358,7 @@ func (o intakeOutcome) Ratio() float64 { return o.Rate() / o.PlainRate() }
 // runIntake measures, on s, plain inserts of the bodies and then their intake through the
 // HTTP handler and an engine whose workers are stopped. Both write to the same database,
 // one after the other, in the same process.
-func runIntake(tb testing.TB, s *store.Store, bodies [][]byte, ids []string) intakeOutcome {
+func runIntake(tb testing.TB, s *store.Store, bodies [][]byte, ids []string, batch int) intakeOutcome {
 	tb.Helper()
 	ctx := context.Background()
 	out := intakeOutcome{Events: len(bodies)}
@@ -350,7 +367,7 @@ func runIntake(tb testing.TB, s *store.Store, bodies [][]byte, ids []string) int
 		tb.Fatal(err)
 	}
 	url := intakeServer(tb, intakeEngine(tb, s))
-	if out.Intake, err = post(url, bodies, intakeClients); err != nil {
+	if out.Intake, err = post(url, bodies, intakeClients, batch); err != nil {
 		tb.Fatal(err)
 	}
 	if out.Intake.Accepted != len(bodies) {
@@ -374,51 +391,57 @@ func countIncidents(ctx context.Context, s *store.Store, state string) (int, err
 	return n, err
 }
 
-// BenchmarkIntake posts 10,000 distinct corpus events, one per request, from 16 clients
-// over loopback to the HTTP intake backed by the engine (starter playbooks, workers
-// stopped) and the store, and in the same run inserts the same payloads into a plain table
-// of the same database from 16 writers, one transaction each. It reports the intake's
-// events/s and latency quantiles, the plain inserts' rate and the ratio of the two (goal:
-// at least 0.5). One iteration is the whole run.
+// BenchmarkIntake posts 10,000 distinct corpus events from 16 clients over loopback to the
+// HTTP intake backed by the engine (starter playbooks, workers stopped) and the store, and
+// in the same run inserts the same payloads into a plain table of the same database from
+// 16 writers, one row per transaction. It reports the intake's events/s and per-request
+// latency quantiles, the plain inserts' rate and the ratio of the two (goal: at least
+// 0.5). The events go one per request (batch=1, as EventBridge API destinations send
+// them) and ten per request (batch=10, as a forwarder or an SQS batch delivers them).
+// One iteration is the whole run.
 func BenchmarkIntake(b *testing.B) {
 	if testing.Short() {
 		b.Skip("posts 10,000 events per database")
 	}
 	bodies, ids := intakeBodies(b, intakeEvents)
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
-		b.Run(string(d), func(b *testing.B) {
-			var out intakeOutcome
-			for range b.N {
-				out = runIntake(b, benchStore(b, d), bodies, ids)
-			}
-			b.ReportMetric(out.Rate(), "events/s")
-			b.ReportMetric(out.PlainRate(), "plain-inserts/s")
-			b.ReportMetric(out.Ratio(), "ratio")
-			b.ReportMetric(float64(out.Intake.quantile(0.5).Microseconds())/1000, "p50-ms")
-			b.ReportMetric(float64(out.Intake.quantile(0.99).Microseconds())/1000, "p99-ms")
-			b.ReportMetric(float64(out.Incidents), "incidents")
-			b.ReportMetric(0, "ns/op") // one iteration is the whole run; its time is in events/s
-		})
+		for _, batch := range []int{1, 10} {
+			b.Run(fmt.Sprintf("%s/batch=%d", d, batch), func(b *testing.B) {
+				var out intakeOutcome
+				for range b.N {
+					out = runIntake(b, benchStore(b, d), bodies, ids, batch)
+				}
+				b.ReportMetric(out.Rate(), "events/s")
+				b.ReportMetric(out.PlainRate(), "plain-inserts/s")
+				b.ReportMetric(out.Ratio(), "ratio")
+				b.ReportMetric(float64(out.Intake.quantile(0.5).Microseconds())/1000, "p50-ms")
+				b.ReportMetric(float64(out.Intake.quantile(0.99).Microseconds())/1000, "p99-ms")
+				b.ReportMetric(float64(out.Incidents), "incidents")
+				b.ReportMetric(0, "ns/op") // one iteration is the whole run; its time is in events/s
+			})
+		}
 	}
 }
 
 // TestIntakeSmoke runs the intake benchmark's machinery on 40 events against each
-// database: every event is accepted once, and the plain table takes every payload. It
+// database, one and ten a request: every event is accepted once, and the plain table takes every payload. It
 // checks the machinery, not its speed.
 func TestIntakeSmoke(t *testing.T) {
 	bodies, ids := intakeBodies(t, 40)
-	storetest.Each(t, func(t *testing.T, s *store.Store) {
-		out := runIntake(t, s, bodies, ids)
-		if out.Intake.quantile(0.99) <= 0 || out.Plain <= 0 {
-			t.Errorf("nothing measured: %+v", out)
-		}
-		var plain int
-		if err := s.Read(context.Background(), func(tx *store.Tx) error {
-			return tx.QueryRow(context.Background(), "SELECT count(*) FROM plain_events").Scan(&plain)
-		}); err != nil || plain != len(bodies) {
-			t.Errorf("plain table holds %d rows (%v), want %d", plain, err, len(bodies))
-		}
-		t.Logf("%d events: %.0f/s intake, %.0f/s plain, ratio %.2f, p99 %v, %d incidents",
-			out.Events, out.Rate(), out.PlainRate(), out.Ratio(), out.Intake.quantile(0.99), out.Incidents)
-	})
+	for _, batch := range []int{1, 10} {
+		storetest.Each(t, func(t *testing.T, s *store.Store) {
+			out := runIntake(t, s, bodies, ids, batch)
+			if out.Intake.quantile(0.99) <= 0 || out.Plain <= 0 {
+				t.Errorf("nothing measured: %+v", out)
+			}
+			var plain int
+			if err := s.Read(context.Background(), func(tx *store.Tx) error {
+				return tx.QueryRow(context.Background(), "SELECT count(*) FROM plain_events").Scan(&plain)
+			}); err != nil || plain != len(bodies) {
+				t.Errorf("plain table holds %d rows (%v), want %d", plain, err, len(bodies))
+			}
+			t.Logf("%d events, %d a request: %.0f/s intake, %.0f/s plain, ratio %.2f, p99 %v, %d incidents",
+				out.Events, batch, out.Rate(), out.PlainRate(), out.Ratio(), out.Intake.quantile(0.99), out.Incidents)
+		})
+	}
 }
