@@ -219,7 +219,8 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 		// polls; waiting AWS's intervals for it would only slow a developer down.
 		env.Poll = 10 * time.Millisecond
 	} else {
-		p, err := awscloud.NewFromConfig(awsCfg, awscloud.Options{RoleName: cfg.Accounts.RoleName, ExternalID: string(cfg.Accounts.ExternalID), Registry: reg})
+		p, err := awscloud.NewFromConfig(awsCfg, awscloud.Options{RoleName: cfg.Accounts.RoleName, ExternalID: string(cfg.Accounts.ExternalID),
+			Accounts: accountOverrides(cfg.Accounts), Registry: reg})
 		if err != nil {
 			return usageErr("AWS configuration: %v; check the credentials the SDK finds (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL)", err)
 		}
@@ -387,6 +388,18 @@ loop:
 		return &exitError{code: ExitRejected, err: serveErr}
 	}
 	return nil
+}
+
+// accountOverrides turns the configuration's per-account settings into the provider's.
+func accountOverrides(a config.Accounts) map[string]awscloud.Account {
+	if len(a.Overrides) == 0 {
+		return nil
+	}
+	out := make(map[string]awscloud.Account, len(a.Overrides))
+	for _, o := range a.Overrides {
+		out[o.ID] = awscloud.Account{Role: o.Role, ExternalID: string(o.ExternalID), Regions: o.Regions}
+	}
+	return out
 }
 
 // sqsDrainTimeout bounds how long a poller, once shutdown begins, keeps storing the messages

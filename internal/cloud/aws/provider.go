@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -61,6 +62,9 @@ type Options struct {
 	RoleName string
 	// ExternalID is passed to sts:AssumeRole when the member roles' trust policies demand one.
 	ExternalID string
+	// Accounts override the role, the external id or the regions of single accounts, by
+	// account id; every other account takes RoleName and ExternalID.
+	Accounts map[string]Account
 	// SessionName names the assumed-role sessions when the context names none (see
 	// WithSessionName). Default DefaultSessionName.
 	SessionName string
@@ -85,6 +89,18 @@ type Options struct {
 	ExpiryWindow time.Duration
 	// RoleDuration is the assumed-role session length. Default DefaultRoleDuration.
 	RoleDuration time.Duration
+}
+
+// Account is how Firebreak acts in one member account when it differs from the rest.
+type Account struct {
+	// Role is a role name or path, or the ARN of a role in the account. Empty: RoleName.
+	Role string
+	// ExternalID replaces Options.ExternalID for this account. Empty: Options.ExternalID.
+	ExternalID string
+	// Regions, when given, are the only regions calls in the account may go to: a call
+	// elsewhere fails before anything is sent, so that an event naming an unexpected
+	// region cannot make Firebreak act where the account's owners did not agree to.
+	Regions []string
 }
 
 func (o *Options) setDefaults() {
@@ -125,7 +141,56 @@ func (o *Options) validate() error {
 	if o.ExternalID != "" && (len(o.ExternalID) < 2 || len(o.ExternalID) > 1224) {
 		return fmt.Errorf("external id: want 2 to 1224 characters, got %d", len(o.ExternalID))
 	}
+	for id, a := range o.Accounts {
+		if !accountID.MatchString(id) {
+			return fmt.Errorf("account %q: want a 12-digit account id", id)
+		}
+		if m := roleARN.FindStringSubmatch(a.Role); strings.HasPrefix(a.Role, "arn:") && (m == nil || m[1] != id) {
+			return fmt.Errorf("account %s: role %q is not the ARN of a role in that account", id, a.Role)
+		} else if a.Role != "" && !strings.HasPrefix(a.Role, "arn:") && !roleName.MatchString(a.Role) {
+			return fmt.Errorf("account %s: role %q: want an IAM role name, optionally with a path, or a role ARN", id, a.Role)
+		}
+		if a.ExternalID != "" && (len(a.ExternalID) < 2 || len(a.ExternalID) > 1224) {
+			return fmt.Errorf("account %s: external id: want 2 to 1224 characters, got %d", id, len(a.ExternalID))
+		}
+		for _, r := range a.Regions {
+			if !regionName.MatchString(r) {
+				return fmt.Errorf("account %s: region %q: want an AWS region such as us-east-1", id, r)
+			}
+		}
+	}
 	return nil
+}
+
+// roleARN matches a role ARN in any partition; its first group is the account.
+var roleARN = regexp.MustCompile(`^arn:aws(?:-cn|-us-gov)?:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$`)
+
+// roleFor returns the ARN of the role to assume in account, and the external id to pass.
+func (p *Provider) roleFor(account string) (arn, externalID string) {
+	a := p.opts.Accounts[account]
+	role, externalID := a.Role, a.ExternalID
+	if role == "" {
+		role = p.opts.RoleName
+	}
+	if externalID == "" {
+		externalID = p.opts.ExternalID
+	}
+	if strings.HasPrefix(role, "arn:") {
+		return role, externalID
+	}
+	return fmt.Sprintf("arn:%s:iam::%s:role/%s", partition(p.hub.Region), account, role), externalID
+}
+
+// RegionError says a call was refused because its account is configured to be acted on
+// only in other regions. It is permanent: the configuration, not the moment, forbids it.
+type RegionError struct {
+	Account, Region string
+	Allowed         []string
+}
+
+func (e *RegionError) Error() string {
+	return fmt.Sprintf("account %s is acted on only in %s (accounts.overrides); not in %s: add the region to the account's regions to allow it",
+		e.Account, strings.Join(e.Allowed, ", "), e.Region)
 }
 
 // Provider is the cloud.Provider backed by the AWS SDK. It is safe for concurrent use;
@@ -288,12 +353,12 @@ func (p *Provider) session(account, name string) *aws.CredentialsCache {
 			delete(p.sessions, k)
 		}
 	}
-	arn := fmt.Sprintf("arn:%s:iam::%s:role/%s", partition(p.hub.Region), account, p.opts.RoleName)
+	arn, externalID := p.roleFor(account)
 	assume := stscreds.NewAssumeRoleProvider(p.sts, arn, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = name
 		o.Duration = p.opts.RoleDuration
-		if p.opts.ExternalID != "" {
-			o.ExternalID = aws.String(p.opts.ExternalID)
+		if externalID != "" {
+			o.ExternalID = aws.String(externalID)
 		}
 	})
 	window := p.opts.ExpiryWindow
@@ -372,6 +437,10 @@ func client[T any](ctx context.Context, p *Provider, account, region, service st
 	}
 	if !regionName.MatchString(region) {
 		return zero, fmt.Errorf("region %q: want an AWS region such as us-east-1", region)
+	}
+	// IAM is global: its calls are signed for one region whatever the target's.
+	if allowed := p.opts.Accounts[account].Regions; len(allowed) > 0 && service != "iam" && !slices.Contains(allowed, region) {
+		return zero, &RegionError{Account: account, Region: region, Allowed: allowed}
 	}
 	key := clientKey{account, region, service}
 	p.mu.Lock()

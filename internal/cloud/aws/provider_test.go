@@ -418,6 +418,50 @@ func TestSessionName(t *testing.T) {
 	}
 }
 
+// TestAccountOverrides checks that an account's own role (a name or an ARN) and external id
+// are the ones assumed there, that other accounts keep the defaults, and that an account
+// limited to some regions is refused elsewhere before anything is sent, except for IAM,
+// which is global.
+func TestAccountOverrides(t *testing.T) {
+	f := newFakeAWS(t)
+	p := newProvider(t, f, Options{RoleName: "FirebreakResponder", ExternalID: "ext-default", SessionName: "fb", Accounts: map[string]Account{
+		"222233334444": {Role: "team/Responder", ExternalID: "ext-team"},
+		"333344445555": {Role: "arn:aws:iam::333344445555:role/Other", Regions: []string{"eu-west-1"}},
+	}})
+	ctx := context.Background()
+	for _, account := range []string{"222233334444", "333344445555", "444455556666"} {
+		region := "us-east-1"
+		if account == "333344445555" {
+			region = "eu-west-1"
+		}
+		c, err := p.EC2(ctx, account, region)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	assumes, _ := f.snapshot()
+	want := []assumeCall{
+		{"arn:aws:iam::222233334444:role/team/Responder", "fb", "ext-team"},
+		{"arn:aws:iam::333344445555:role/Other", "fb", "ext-default"},
+		{"arn:aws:iam::444455556666:role/FirebreakResponder", "fb", "ext-default"},
+	}
+	if fmt.Sprint(assumes) != fmt.Sprint(want) {
+		t.Errorf("AssumeRole calls = %v, want %v", assumes, want)
+	}
+
+	_, err := p.EC2(ctx, "333344445555", "us-east-1")
+	var re *RegionError
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "eu-west-1") || !strings.Contains(err.Error(), "accounts.overrides") {
+		t.Errorf("EC2 in a region the account is not acted on in: %v, want a RegionError naming the allowed regions", err)
+	}
+	if _, err := p.IAM(ctx, "333344445555"); err != nil {
+		t.Errorf("IAM in a region-limited account: %v, want allowed (IAM is global)", err)
+	}
+}
+
 func TestInvalidArguments(t *testing.T) {
 	f := newFakeAWS(t)
 	p := newProvider(t, f, Options{})
@@ -445,7 +489,12 @@ func TestInvalidArguments(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []Options{{RoleName: "bad role"}, {HubAccount: "12"}, {ExternalID: "x"}} {
+	for _, bad := range []Options{{RoleName: "bad role"}, {HubAccount: "12"}, {ExternalID: "x"},
+		{Accounts: map[string]Account{"12": {}}},
+		{Accounts: map[string]Account{"222233334444": {Role: "arn:aws:iam::999988887777:role/X"}}},
+		{Accounts: map[string]Account{"222233334444": {Role: "bad role"}}},
+		{Accounts: map[string]Account{"222233334444": {Regions: []string{"us east 1"}}}},
+	} {
 		if _, err := NewFromConfig(hubConfig(), bad); err == nil {
 			t.Errorf("NewFromConfig(%+v) accepted invalid options", bad)
 		}

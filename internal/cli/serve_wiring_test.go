@@ -5,8 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
+
+	awscloud "github.com/firebreak-sec/firebreak/internal/cloud/aws"
+	"github.com/firebreak-sec/firebreak/internal/config"
 )
 
 func TestServeDebug(t *testing.T) {
@@ -30,5 +34,22 @@ func TestServeDebug(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.code != ExitUsage || !strings.Contains(err.Error(), "--debug-listen") {
 		t.Errorf("serveDebug on a taken address: %v, want a usage error naming --debug-listen", err)
+	}
+}
+
+func TestAccountOverrides(t *testing.T) {
+	got := accountOverrides(config.Accounts{RoleName: "FirebreakResponder", Overrides: []config.Account{
+		{ID: "111122223333", Role: "team/Responder", ExternalID: "ext", Regions: []string{"eu-west-1"}},
+		{ID: "222233334444", Name: "prod"},
+	}})
+	want := map[string]awscloud.Account{
+		"111122223333": {Role: "team/Responder", ExternalID: "ext", Regions: []string{"eu-west-1"}},
+		"222233334444": {},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("accountOverrides = %+v, want %+v", got, want)
+	}
+	if accountOverrides(config.Accounts{}) != nil {
+		t.Error("no overrides should give a nil map")
 	}
 }
