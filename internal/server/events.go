@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/firebreak-sec/firebreak/internal/engine"
 	"github.com/firebreak-sec/firebreak/internal/event"
 )
 
@@ -104,6 +105,19 @@ func (s *Server) postEvents(w http.ResponseWriter, r *http.Request) {
 		// never disappears without a trace. The message names the position, never the content.
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "event rejected",
 			slog.String("request_id", ri.id), slog.Int("index", rj.Index), slog.String("error", rj.Error))
+	}
+	if rec, ok := s.opts.Intake.(Rejecter); ok && len(rejected) > 0 {
+		rs := make([]engine.Rejection, len(rejected))
+		for i, rj := range rejected {
+			rs[i] = engine.Rejection{Index: rj.Index, Error: rj.Error}
+		}
+		// The sender has its answer either way; a rejection that could not be recorded
+		// is still in the log above.
+		ctx := engine.WithCaller(r.Context(), engine.Caller{Name: "api key " + key, Source: r.RemoteAddr, RequestID: ri.id})
+		if err := rec.Reject(ctx, Via, "api key "+key, rs); err != nil {
+			s.log.LogAttrs(r.Context(), slog.LevelError, "rejected events not recorded in the audit chain",
+				slog.String("request_id", ri.id), slog.String("error", err.Error()))
+		}
 	}
 	writeJSON(w, http.StatusAccepted, resp)
 }

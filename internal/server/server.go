@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/firebreak-sec/firebreak/internal/engine"
 	"github.com/firebreak-sec/firebreak/internal/event"
 )
 
@@ -31,6 +32,13 @@ import (
 // must survive a crash; on error none may count as stored.
 type Intake interface {
 	Accept(ctx context.Context, evs []*event.Event, via string) (accepted, duplicates int, err error)
+}
+
+// Rejecter is an Intake that also records the values of a body that were not events, so
+// that its record accounts for every value delivered; *engine.Engine is one. Without it,
+// rejections are answered and logged only.
+type Rejecter interface {
+	Reject(ctx context.Context, via, sender string, rejections []engine.Rejection) error
 }
 
 // APIKey is a key accepted in the X-Api-Key header of POST /v1/events.

@@ -18,17 +18,32 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/firebreak-sec/firebreak/internal/engine"
 	"github.com/firebreak-sec/firebreak/internal/event"
 )
 
 const testKey = "test-key-0123456789abcdef"
 
-// store is an Intake that keeps events in memory, recognising duplicates by id.
+// store is an Intake that keeps events in memory, recognising duplicates by id, and the
+// rejections it is told of.
 type store struct {
-	mu    sync.Mutex
-	ids   map[string]bool
-	calls int
-	fail  error // returned by Accept, with nothing stored, while set
+	mu       sync.Mutex
+	ids      map[string]bool
+	calls    int
+	fail     error // returned by Accept, with nothing stored, while set
+	rejected []engine.Rejection
+	senders  []string
+}
+
+func (s *store) Reject(ctx context.Context, via, sender string, rs []engine.Rejection) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if via != Via {
+		return fmt.Errorf("via %q", via)
+	}
+	s.rejected = append(s.rejected, rs...)
+	s.senders = append(s.senders, sender)
+	return nil
 }
 
 func newStore() *store { return &store{ids: map[string]bool{}} }
@@ -334,6 +349,18 @@ func TestEventsIndexes(t *testing.T) {
 				if !ok || !strings.HasPrefix(rj.Error, want) {
 					t.Errorf("rejected %d: %q, want it to start %q", rj.Index, rj.Error, want)
 				}
+			}
+			// Every rejection answered is also recorded, once, naming the key it came with.
+			if len(f.store.rejected) != len(r.Rejected) {
+				t.Errorf("recorded rejections %+v, want the %d answered", f.store.rejected, len(r.Rejected))
+			}
+			for i, rj := range f.store.rejected {
+				if i < len(r.Rejected) && (rj.Index != r.Rejected[i].Index || rj.Error != r.Rejected[i].Error) {
+					t.Errorf("recorded rejection %+v, answered %+v", rj, r.Rejected[i])
+				}
+			}
+			if len(tc.rejected) > 0 && (len(f.store.senders) != 1 || f.store.senders[0] != "api key eventbridge") {
+				t.Errorf("rejections recorded from %v, want once from \"api key eventbridge\"", f.store.senders)
 			}
 			if calls := f.store.calls; (tc.accepted+tc.duplicates > 0) != (calls == 1) {
 				t.Errorf("Accept called %d times", calls)
