@@ -73,7 +73,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_time_format", "sqlite")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", "file:"+uriPath(path)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", path, err)
 	}
@@ -85,6 +85,13 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("database %s: %w; check that the directory exists and is writable", path, err)
 	}
 	return &Store{dialect: SQLite, db: db}, nil
+}
+
+// uriPath escapes the characters a SQLite URI filename gives a meaning to: SQLite reads
+// "#" as the start of a fragment and decodes "%HH", and the driver splits the name at the
+// first "?". Unescaped, a data directory such as "incidents#2" would open another file.
+func uriPath(path string) string {
+	return strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 }
 
 // redact hides a URL's password in messages.
