@@ -25,6 +25,9 @@ type ActionRequest struct {
 	Target TargetRequest `json:"target"`
 	Reason string        `json:"reason"`
 	Ticket string        `json:"ticket,omitempty"`
+	// OverrideExceptions acts even when an exception covers the target. Only callers who
+	// may manage exceptions (administrators) may set it; the audit names the exception.
+	OverrideExceptions bool `json:"override_exceptions,omitempty"`
 }
 
 // TargetRequest names the resource an action is asked for on.
@@ -53,7 +56,7 @@ const (
 )
 
 var (
-	requestFields = []string{"action", "target", "reason", "ticket"}
+	requestFields = []string{"action", "target", "reason", "ticket", "override_exceptions"}
 	targetFields  = []string{"account", "region", "kind", "id"}
 	// regionPattern is an AWS region name: us-east-1, eu-central-2, us-gov-west-1.
 	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
@@ -77,6 +80,11 @@ func DecodeActionRequest(body []byte) (ActionRequest, []InvalidParam) {
 	str(top, "action", "action", &req.Action, &bad)
 	str(top, "reason", "reason", &req.Reason, &bad)
 	str(top, "ticket", "ticket", &req.Ticket, &bad)
+	if raw, ok := top["override_exceptions"]; ok && !isNull(raw) {
+		if json.Unmarshal(raw, &req.OverrideExceptions) != nil {
+			bad = append(bad, InvalidParam{"override_exceptions", "must be true or false"})
+		}
+	}
 	if raw, ok := top["target"]; ok && !isNull(raw) {
 		if raw = bytes.TrimSpace(raw); len(raw) == 0 || raw[0] != '{' {
 			bad = append(bad, InvalidParam{"target", "must be an object with account, region, kind and id"})
@@ -261,7 +269,8 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, c *call) ([]b
 }
 
 // postAction serves POST /v1/actions: shape (400), values (422), the caller's scope (403),
-// the resource's existence (422), then the request is handed to the engine (202).
+// the resource's existence (422), then the request is handed to the engine (202), which
+// refuses a target an exception for every playbook covers (409).
 func (h *Handler) postAction(w http.ResponseWriter, r *http.Request, c *call) {
 	body, ok := h.readBody(w, r, c)
 	if !ok {
@@ -298,10 +307,23 @@ func (h *Handler) postAction(w http.ResponseWriter, r *http.Request, c *call) {
 			target.Tags = tags
 		}
 	}
-	inc, existing, err := h.opts.Engine.RequestAction(c.ctx(r), req.Action, target, req.Reason, req.Ticket)
+	var opts []engine.RequestOption
+	if req.OverrideExceptions {
+		if !auth.Allowed(c.principal, auth.Administer, target.Account) {
+			h.refuse(w, r, c, target.String(), fmt.Sprintf("%s may not override exceptions; only an administrator may", c.principal.Name))
+			return
+		}
+		opts = append(opts, engine.OverridingExceptions())
+	}
+	inc, existing, err := h.opts.Engine.RequestAction(c.ctx(r), req.Action, target, req.Reason, req.Ticket, opts...)
 	switch {
 	case errors.Is(err, engine.ErrInvalidRequest):
 		h.problem(w, c, http.StatusUnprocessableEntity, err.Error(), nil)
+		return
+	case errors.Is(err, engine.ErrExcepted):
+		// The request is sound, but an approved deviation covers the target: it conflicts
+		// with the exception's state, not with the request's form.
+		h.problem(w, c, http.StatusConflict, err.Error(), nil)
 		return
 	case err != nil:
 		h.log.Error("request an action", "request_id", c.requestID, "error", err)

@@ -1,12 +1,14 @@
 // Package api is Firebreak's /v1 REST API for responders (CONTRACTS §5): asking for an
 // action on a resource (the self-service call), reading incidents, approving or denying a
-// step that waits for a person, and releasing an incident.
+// step that waits for a person, releasing and closing an incident, and managing the
+// exceptions (approved deviations) the playbooks respect.
 //
 // Every route is declared once, in the table the router is built from, with the
 // permission it needs; every call is authenticated (Authorization: Bearer TOKEN) before
 // anything else, and every call that changes something, or is refused, is recorded in the
 // audit chain with the caller's name, address and request id. A caller scoped to some
-// accounts neither sees nor acts on incidents in others.
+// accounts neither sees nor acts on incidents in others, and a caller not cleared for an
+// incident's sensitivity label (auth.Principal.Cleared) is answered as if it did not exist.
 package api
 
 import (
@@ -61,11 +63,6 @@ type Options struct {
 	// Decider returns the engine that decides events against the playbooks loaded now, for
 	// POST /v1/replay. Nil, or a nil engine, answers replay 503.
 	Decider func() *decide.Engine
-	// Clearance returns the sensitivity labels a caller is cleared for. An incident
-	// labelled with one they are not cleared for is left out of their lists and answered
-	// 404, as if it did not exist. Nil clears nobody: labelled incidents are then shown
-	// to no one.
-	Clearance func(p auth.Principal) []string
 	// Logger receives failures the caller is not told the details of. Nil: none.
 	Logger    *slog.Logger
 	RateLimit RateLimit
@@ -105,6 +102,7 @@ func routeTable() []route {
 		{http.MethodPost, "/v1/incidents/{id}/steps/{n}/approve", auth.Approve, true, (*Handler).approveStep},
 		{http.MethodPost, "/v1/incidents/{id}/steps/{n}/deny", auth.Approve, true, (*Handler).denyStep},
 		{http.MethodPost, "/v1/incidents/{id}/release", auth.Release, true, (*Handler).release},
+		{http.MethodPost, "/v1/incidents/{id}/close", auth.Release, true, (*Handler).closeIncident},
 		{http.MethodGet, "/v1/playbooks", auth.Read, false, (*Handler).listPlaybooks},
 		{http.MethodGet, "/v1/playbooks/{name}", auth.Read, false, (*Handler).getPlaybook},
 		{http.MethodGet, "/v1/playbooks/{name}/runbook", auth.Read, false, (*Handler).getRunbook},
@@ -112,6 +110,10 @@ func routeTable() []route {
 		{http.MethodGet, "/v1/audit", auth.Administer, false, (*Handler).listAudit},
 		{http.MethodGet, "/v1/audit/verify", auth.Administer, false, (*Handler).verifyAudit},
 		{http.MethodGet, "/v1/incidents/{id}/evidence", auth.Read, false, (*Handler).getEvidence},
+		{http.MethodGet, "/v1/exceptions", auth.Read, false, (*Handler).listExceptions},
+		{http.MethodPost, "/v1/exceptions", auth.Administer, true, (*Handler).createException},
+		{http.MethodGet, "/v1/exceptions/{id}", auth.Read, false, (*Handler).getException},
+		{http.MethodPost, "/v1/exceptions/{id}/revoke", auth.Administer, true, (*Handler).revokeException},
 	}
 }
 
@@ -161,7 +163,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.problem(w, c, http.StatusMethodNotAllowed, r.URL.Path+" takes "+strings.Join(allow, " or "), nil)
 		return
 	}
-	h.problem(w, c, http.StatusNotFound, "no route "+r.URL.Path+"; the API serves /v1/actions, /v1/incidents, /v1/playbooks, /v1/replay and /v1/audit", nil)
+	h.problem(w, c, http.StatusNotFound, "no route "+r.URL.Path+"; the API serves /v1/actions, /v1/incidents, /v1/exceptions, /v1/playbooks, /v1/replay and /v1/audit", nil)
 }
 
 // call is what the handler of a route knows about the request beyond the request itself.

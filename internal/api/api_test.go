@@ -283,6 +283,7 @@ var allowed = map[string][]auth.Role{
 	"POST /v1/incidents/{id}/steps/{n}/approve": {auth.Approver, auth.Admin},
 	"POST /v1/incidents/{id}/steps/{n}/deny":    {auth.Approver, auth.Admin},
 	"POST /v1/incidents/{id}/release":           {auth.Responder, auth.Approver, auth.Admin},
+	"POST /v1/incidents/{id}/close":             {auth.Responder, auth.Approver, auth.Admin},
 	"GET /v1/playbooks":                         {auth.Viewer, auth.Responder, auth.Approver, auth.Admin},
 	"GET /v1/playbooks/{name}":                  {auth.Viewer, auth.Responder, auth.Approver, auth.Admin},
 	"GET /v1/playbooks/{name}/runbook":          {auth.Viewer, auth.Responder, auth.Approver, auth.Admin},
@@ -290,6 +291,10 @@ var allowed = map[string][]auth.Role{
 	"GET /v1/audit":                             {auth.Admin},
 	"GET /v1/audit/verify":                      {auth.Admin},
 	"GET /v1/incidents/{id}/evidence":           {auth.Viewer, auth.Responder, auth.Approver, auth.Admin},
+	"GET /v1/exceptions":                        {auth.Viewer, auth.Responder, auth.Approver, auth.Admin},
+	"POST /v1/exceptions":                       {auth.Admin},
+	"GET /v1/exceptions/{id}":                   {auth.Viewer, auth.Responder, auth.Approver, auth.Admin},
+	"POST /v1/exceptions/{id}/revoke":           {auth.Admin},
 }
 
 // anyAccount are the routes a caller scoped to other accounts than the incident's is
@@ -298,7 +303,7 @@ var allowed = map[string][]auth.Role{
 // Every other route answers them 403; the audit does for any scoped caller, since its
 // chain spans every account.
 var anyAccount = []string{"GET /v1/incidents", "GET /v1/playbooks", "GET /v1/playbooks/{name}",
-	"GET /v1/playbooks/{name}/runbook", "POST /v1/replay"}
+	"GET /v1/playbooks/{name}/runbook", "POST /v1/replay", "GET /v1/exceptions"}
 
 // replayEvent is an event in the account the matrix's incidents are in.
 const replayEvent = "../../examples/events/guardduty-backdoor-c2-prod.json"
@@ -364,6 +369,10 @@ func TestAuthorisationMatrix(t *testing.T) {
 					case "/v1/replay":
 						body = string(replayBody)
 					}
+					if strings.HasPrefix(rt.pattern, "/v1/exceptions") {
+						// An exception of its own in the incidents' account (see exceptionCell).
+						path, body = f.exceptionCell(t, rt.method, rt.pattern, len(seen), i)
+					}
 					deniedBefore := len(f.audit(t, "access.denied"))
 
 					want := http.StatusOK
@@ -378,6 +387,11 @@ func TestAuthorisationMatrix(t *testing.T) {
 						want = http.StatusForbidden
 					case rt.pattern == "/v1/actions":
 						want = http.StatusAccepted
+					case key == "POST /v1/exceptions":
+						want = http.StatusCreated
+					case rt.pattern == "/v1/incidents/{id}/close":
+						// Allowed, but an incident waiting for approval is still moving.
+						want = http.StatusConflict
 					}
 
 					w := f.do(t, rt.method, path, c.header, body)
@@ -469,6 +483,11 @@ func TestBadBodies(t *testing.T) {
 		{"approve: bad step", "/v1/incidents/inc-1/steps/first/approve", `{}`, 400, "n"},
 		{"approve: bad incident id", "/v1/incidents/inc%201/steps/0/approve", `{}`, 400, "id"},
 		{"release: a body", "/v1/incidents/inc-1/release", `{"now": true}`, 400, "now"},
+		{"close: unknown field", "/v1/incidents/inc-1/close", `{"comment": "done", "force": true}`, 400, "force"},
+		{"close: comment a number", "/v1/incidents/inc-1/close", `{"comment": 1}`, 400, "comment"},
+		{"close: comment too long", "/v1/incidents/inc-1/close", `{"comment": "` + strings.Repeat("x", MaxComment+1) + `"}`, 400, "comment"},
+		{"close: not an object", "/v1/incidents/inc-1/close", `"done"`, 400, "body"},
+		{"close: bad incident id", "/v1/incidents/inc%201/close", ``, 400, "id"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -616,6 +635,57 @@ func TestApproveAndRelease(t *testing.T) {
 	}
 	if w := f.do(t, http.MethodPost, "/v1/incidents/"+id+"/release", bearer(responder), ``); w.Code != http.StatusConflict {
 		t.Errorf("release twice: %d, want 409", w.Code)
+	}
+}
+
+// TestClose closes incidents through the API: one at rest is closed with the caller and
+// comment in the audit; one still moving is answered 409 saying what to do; an unknown
+// one 404.
+func TestClose(t *testing.T) {
+	f := newFixture(t, store.SQLite, RateLimit{}, nil)
+	responder, name := f.token(t, auth.Responder, time.Hour)
+	w := f.do(t, http.MethodPost, "/v1/actions", bearer(responder), isolateBody(prodAccount, webProd))
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("request: %d %s", w.Code, w.Body)
+	}
+	contained := decodeAs[ActionAccepted](t, w).Incident
+	f.waitFor(t, bearer(responder), contained, store.StateContained)
+	w = f.do(t, http.MethodPost, "/v1/actions", bearer(responder),
+		`{"action": "ec2.terminate", "target": {"account": "444455556666", "region": "us-east-1", "kind": "instance", "id": "`+buildBox+`"}, "reason": "miner"}`)
+	waiting := decodeAs[ActionAccepted](t, w).Incident
+	f.waitFor(t, bearer(responder), waiting, store.StateAwaitingApproval)
+
+	tests := []struct {
+		name, id, body string
+		want           int
+		detail         string
+	}{
+		{"contained, with a comment", contained, `{"comment": "owner rebuilt the host"}`, http.StatusOK, ""},
+		{"closed already", contained, ``, http.StatusConflict, "it is already closed"},
+		{"waiting for approval", waiting, `{}`, http.StatusConflict, "it is awaiting approval of step 0 (ec2.terminate); approve or deny it, or release the incident, first"},
+		{"unknown", "inc-nothere", ``, http.StatusNotFound, "no incident inc-nothere"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := f.do(t, http.MethodPost, "/v1/incidents/"+tt.id+"/close", bearer(responder), tt.body, "X-Request-Id", "close-"+tt.id)
+			if w.Code != tt.want {
+				t.Fatalf("%d %s, want %d", w.Code, w.Body, tt.want)
+			}
+			if tt.want != http.StatusOK {
+				if p := decodeAs[Problem](t, w); !strings.Contains(p.Detail, tt.detail) {
+					t.Errorf("problem %+v, want a detail saying %q", p, tt.detail)
+				}
+				return
+			}
+			if ch := decodeAs[IncidentChange](t, w); ch.Incident == nil || ch.Incident.State != store.StateClosed {
+				t.Errorf("answered %+v, want the incident closed", ch)
+			}
+		})
+	}
+	recs := f.audit(t, "incident.closed")
+	if len(recs) != 1 || recs[0].Actor != name || recs[0].Source != "192.0.2.1" || recs[0].RequestID != "close-"+contained ||
+		!strings.Contains(string(recs[0].Data), "owner rebuilt the host") {
+		t.Errorf("incident.closed records %+v, want one by %s with the comment", recs, name)
 	}
 }
 

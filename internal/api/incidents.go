@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -37,8 +38,8 @@ type IncidentList struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
-// IncidentChange is the body of a successful approve, deny or release: the incident as it
-// stands after the change.
+// IncidentChange is the body of a successful approve, deny, release or close: the
+// incident as it stands after the change.
 type IncidentChange struct {
 	Incident *store.Incident `json:"incident"`
 	// Warning says what the change left undone (a release whose undo failed for some steps).
@@ -67,7 +68,7 @@ func (h *Handler) listIncidents(w http.ResponseWriter, r *http.Request, c *call)
 		}
 	}
 	f := pageFilter{State: q.Get("state"), Account: q.Get("account"), Playbook: q.Get("playbook"), Limit: defaultPage,
-		Clearance: h.clearance(c.principal)}
+		Clearance: c.principal.Clearance, AllLabels: c.principal.ClearedForAll()}
 	if f.State != "" && !slices.Contains(states, f.State) {
 		bad = append(bad, InvalidParam{"state", "must be one of " + strings.Join(states, ", ")})
 	}
@@ -163,7 +164,7 @@ func (h *Handler) incident(w http.ResponseWriter, r *http.Request, c *call) (*st
 		h.problem(w, c, http.StatusServiceUnavailable, "the incident could not be read; try again shortly", nil)
 		return nil, false
 	}
-	if !h.cleared(c.principal, inc.Sensitivity) {
+	if !c.principal.Cleared(inc.Sensitivity) {
 		// The same answer as for an incident that does not exist: a refusal would confirm
 		// that a labelled incident is there.
 		h.problem(w, c, http.StatusNotFound, "no incident "+id, nil)
@@ -185,35 +186,47 @@ func (h *Handler) getIncident(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, inc)
 }
 
-// commentBody is the body of approve and deny.
+// commentBody is the body of approve, deny and close.
 type commentBody struct {
 	Comment string `json:"comment"`
 }
 
-const maxComment = 1000
+// MaxComment is the longest comment an approval, denial or closing keeps, in bytes.
+const MaxComment = 1000
 
-// readComment reads an optional {"comment": "..."} body, strictly.
-func (h *Handler) readComment(w http.ResponseWriter, r *http.Request, c *call) (string, bool) {
-	body, ok := h.readBody(w, r, c)
-	if !ok {
-		return "", false
-	}
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return "", true
+// DecodeComment reads the optional body of approve, deny and close strictly: nothing, or
+// {"comment": "..."} with at most MaxComment printable characters and no other member.
+// Each fault names the member at fault, or the body itself.
+func DecodeComment(body []byte) (string, []InvalidParam) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "", nil
 	}
 	m, bad := object(body, "body", []string{"comment"})
 	var b commentBody
 	if m != nil {
 		str(m, "comment", "comment", &b.Comment, &bad)
 	}
-	if len(bad) == 0 && (len(b.Comment) > maxComment || !printable(b.Comment)) {
-		bad = append(bad, InvalidParam{"comment", fmt.Sprintf("must be at most %d printable characters", maxComment)})
+	if len(bad) == 0 && (len(b.Comment) > MaxComment || !printable(b.Comment)) {
+		bad = append(bad, InvalidParam{"comment", fmt.Sprintf("must be at most %d printable characters", MaxComment)})
 	}
+	if len(bad) > 0 {
+		return "", bad
+	}
+	return b.Comment, nil
+}
+
+// readComment reads an optional {"comment": "..."} body, strictly (DecodeComment).
+func (h *Handler) readComment(w http.ResponseWriter, r *http.Request, c *call) (string, bool) {
+	body, ok := h.readBody(w, r, c)
+	if !ok {
+		return "", false
+	}
+	comment, bad := DecodeComment(body)
 	if len(bad) > 0 {
 		h.invalid(w, c, http.StatusBadRequest, bad)
 		return "", false
 	}
-	return b.Comment, true
+	return comment, true
 }
 
 func (h *Handler) approveStep(w http.ResponseWriter, r *http.Request, c *call) {
@@ -278,6 +291,25 @@ func (h *Handler) release(w http.ResponseWriter, r *http.Request, c *call) {
 		h.changed(w, r, c, inc.ID, err.Error())
 		return
 	}
+	if !h.changeFailed(w, r, c, inc.ID, err) {
+		h.changed(w, r, c, inc.ID, "")
+	}
+}
+
+// closeIncident serves POST /v1/incidents/{id}/close: the incident ends for good, its
+// containment left as it is, and a later event about its target opens a new one. It takes
+// an optional {"comment": "..."}, kept in the audit. An incident still moving (containing,
+// awaiting approval, releasing) is answered 409 saying what to do first.
+func (h *Handler) closeIncident(w http.ResponseWriter, r *http.Request, c *call) {
+	comment, ok := h.readComment(w, r, c)
+	if !ok {
+		return
+	}
+	inc, ok := h.incident(w, r, c)
+	if !ok {
+		return
+	}
+	_, err := h.opts.Engine.Close(c.ctx(r), inc.ID, c.principal.Name, comment)
 	if !h.changeFailed(w, r, c, inc.ID, err) {
 		h.changed(w, r, c, inc.ID, "")
 	}

@@ -18,8 +18,10 @@ type pageFilter struct {
 	// Accounts, when set, keeps incidents in these accounts only (the caller's scope).
 	Accounts []string
 	// Clearance are the sensitivity labels the caller may see; unlabelled incidents are
-	// always kept.
+	// always kept. AllLabels keeps every incident, whatever its label (an administrator's
+	// list).
 	Clearance []string
+	AllLabels bool
 	// After is where the previous page ended; nil for the first page.
 	After *cursor
 	Limit int
@@ -44,12 +46,14 @@ func listPage(ctx context.Context, s *store.Store, f pageFilter) ([]IncidentSumm
 	}
 	// Filtered in the query, not after it, so that a page is filled from what the caller
 	// may see and its length reveals nothing about what they may not.
-	q += ` AND (sensitivity IS NULL OR sensitivity = ''`
-	for _, l := range f.Clearance {
-		q += ` OR sensitivity = ?`
-		args = append(args, l)
+	if !f.AllLabels {
+		q += ` AND (sensitivity IS NULL OR sensitivity = ''`
+		for _, l := range f.Clearance {
+			q += ` OR sensitivity = ?`
+			args = append(args, l)
+		}
+		q += `)`
 	}
-	q += `)`
 	if f.After != nil {
 		after := f.After.Created.UTC()
 		q += ` AND (created_at < ? OR (created_at = ? AND id < ?))`

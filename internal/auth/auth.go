@@ -92,7 +92,24 @@ type Principal struct {
 	Accounts []string
 	// Kind is KindToken or KindOIDC.
 	Kind string
+	// Clearance are the sensitivity labels (normalised, see ParseClearance) of the
+	// incidents the principal may see beside the unlabelled ones: a token's own, or those
+	// its OIDC groups are granted. An administrator is cleared for every label whatever
+	// this holds (see Cleared).
+	Clearance []string
 }
+
+// Cleared reports whether the principal may see an incident labelled sensitivity.
+// Everyone sees unlabelled incidents; an administrator sees every label, since they issue
+// the tokens that carry clearances and can read the database anyway, so withholding a
+// label from them would protect nothing; anyone else sees the labels of their clearance.
+func (p Principal) Cleared(sensitivity string) bool {
+	return sensitivity == "" || p.ClearedForAll() || slices.Contains(p.Clearance, sensitivity)
+}
+
+// ClearedForAll reports whether the principal is cleared for every sensitivity label,
+// those of playbooks not yet written included (see Cleared).
+func (p Principal) ClearedForAll() bool { return p.Role == Admin }
 
 // InScope reports whether the principal may see and act in account.
 func (p Principal) InScope(account string) bool {
@@ -195,7 +212,7 @@ func (a *Authenticator) Authenticate(r *http.Request) (Principal, error) {
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: token %s: %v", ErrUnauthenticated, t.ID, err)
 	}
-	return Principal{Name: "token:" + t.ID, Role: role, Accounts: t.Accounts, Kind: KindToken}, nil
+	return Principal{Name: "token:" + t.ID, Role: role, Accounts: t.Accounts, Kind: KindToken, Clearance: t.Clearance}, nil
 }
 
 // HashToken is how a token is kept and looked up: hex SHA-256. A token has 256 bits of
@@ -210,6 +227,9 @@ type IssueOptions struct {
 	Role Role
 	// Accounts scope the token; empty means every account. Each is a 12-digit account id.
 	Accounts []string
+	// Clearance are the sensitivity labels the token may see beside unlabelled incidents;
+	// they are normalised as ParseClearance does. Empty clears it for none.
+	Clearance []string
 	// TTL is how long the token works; zero means it does not expire.
 	TTL time.Duration
 	// By names who created it, for the audit record.
@@ -230,6 +250,10 @@ func Issue(ctx context.Context, s *store.Store, o IssueOptions) (string, store.T
 			return "", store.Token{}, fmt.Errorf("account %q is not a 12-digit AWS account id", a)
 		}
 	}
+	clearance, err := ParseClearance(o.Clearance)
+	if err != nil {
+		return "", store.Token{}, err
+	}
 	if o.TTL < 0 {
 		return "", store.Token{}, fmt.Errorf("expiry %s is in the past; give a positive duration", o.TTL)
 	}
@@ -244,7 +268,7 @@ func Issue(ctx context.Context, s *store.Store, o IssueOptions) (string, store.T
 	hash := HashToken(tok)
 	// The id is taken from the hash, not the token, so that it reveals nothing of it.
 	t := store.Token{ID: "tok-" + hash[:12], Hash: hash, Role: string(o.Role), Accounts: slices.Clone(o.Accounts),
-		CreatedBy: o.By, Created: o.Now.UTC()}
+		Clearance: clearance, CreatedBy: o.By, Created: o.Now.UTC()}
 	if t.Accounts == nil {
 		t.Accounts = []string{}
 	}

@@ -95,6 +95,10 @@ func TestAuthenticate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		cleared, _, err := Issue(ctx, s, IssueOptions{Role: Viewer, Clearance: []string{"Restricted", "legal"}, By: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
 		tests := []struct {
 			name     string
 			header   string
@@ -107,6 +111,7 @@ func TestAuthenticate(t *testing.T) {
 			{name: "bearer, nothing", header: "Bearer ", wantAuth: true},
 			{name: "valid", header: "Bearer " + valid, want: Principal{Name: "token:" + rec.ID, Role: Responder, Accounts: []string{"111122223333"}, Kind: KindToken}},
 			{name: "lower-case scheme", header: "bearer " + forever, want: Principal{Role: Viewer, Kind: KindToken}},
+			{name: "cleared", header: "Bearer " + cleared, want: Principal{Role: Viewer, Kind: KindToken, Clearance: []string{"legal", "restricted"}}},
 			{name: "expired", header: "Bearer " + expired, wantAuth: true},
 			{name: "unknown", header: "Bearer " + TokenPrefix + strings.Repeat("x", 43), wantAuth: true},
 			{name: "truncated", header: "Bearer " + valid[:20], wantAuth: true},
@@ -134,7 +139,8 @@ func TestAuthenticate(t *testing.T) {
 				if tt.want.Name == "" {
 					tt.want.Name = p.Name
 				}
-				if p.Name != tt.want.Name || p.Role != tt.want.Role || p.Kind != tt.want.Kind || strings.Join(p.Accounts, ",") != strings.Join(tt.want.Accounts, ",") {
+				if p.Name != tt.want.Name || p.Role != tt.want.Role || p.Kind != tt.want.Kind || strings.Join(p.Accounts, ",") != strings.Join(tt.want.Accounts, ",") ||
+					strings.Join(p.Clearance, ",") != strings.Join(tt.want.Clearance, ",") {
 					t.Errorf("principal %+v, want %+v", p, tt.want)
 				}
 			})
@@ -183,6 +189,8 @@ func TestIssue(t *testing.T) {
 		{Role: "root"},
 		{Role: Viewer, Accounts: []string{"1111"}},
 		{Role: Viewer, TTL: -time.Hour},
+		{Role: Viewer, Clearance: []string{"restricted", ""}},
+		{Role: Viewer, Clearance: []string{"a,b"}},
 	} {
 		if _, _, err := Issue(ctx, s, o); err == nil {
 			t.Errorf("Issue(%+v) succeeded", o)

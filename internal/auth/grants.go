@@ -19,7 +19,8 @@ type ClaimMapper struct {
 
 // NewClaimMapper checks grants and returns a mapper reading groups from groupsClaim
 // (DefaultGroupsClaim when empty). It fails on no grants, a grant without a group, an
-// unknown role or an account that is not a 12-digit id, naming the oidc setting to fix.
+// unknown role, an account that is not a 12-digit id or a clearance label ParseClearance
+// refuses, naming the oidc setting to fix.
 func NewClaimMapper(groupsClaim string, grants []Grant) (*ClaimMapper, error) {
 	if groupsClaim == "" {
 		groupsClaim = DefaultGroupsClaim
@@ -40,14 +41,18 @@ func NewClaimMapper(groupsClaim string, grants []Grant) (*ClaimMapper, error) {
 				return nil, fmt.Errorf("oidc: grant %d (group %s): account %q is not a 12-digit AWS account id", i+1, g.Group, a)
 			}
 		}
-		out[i] = Grant{Group: g.Group, Role: g.Role, Accounts: slices.Clone(g.Accounts)}
+		clearance, err := ParseClearance(g.Clearance)
+		if err != nil {
+			return nil, fmt.Errorf("oidc: grant %d (group %s): %w", i+1, g.Group, err)
+		}
+		out[i] = Grant{Group: g.Group, Role: g.Role, Accounts: slices.Clone(g.Accounts), Clearance: clearance}
 	}
 	return &ClaimMapper{groupsClaim: groupsClaim, grants: out}, nil
 }
 
 // Principal names the caller by the token's verified email, else its subject, and gives
-// them the role and accounts their groups are granted. The claims must come from a token
-// whose signature, issuer, audience and expiry were checked. Errors wrap
+// them the role, accounts and clearance their groups are granted. The claims must come
+// from a token whose signature, issuer, audience and expiry were checked. Errors wrap
 // ErrUnauthenticated: a token without a name, or with an unreadable groups claim, signs
 // nobody in. Groups granted nothing give a principal with no role, which every permission
 // check refuses.
@@ -80,7 +85,8 @@ func (m *ClaimMapper) Principal(claims map[string]json.RawMessage) (Principal, e
 		return Principal{}, fmt.Errorf("%w: the OIDC token's %s claim %v", ErrUnauthenticated, m.groupsClaim, err)
 	}
 	role, accounts := m.grant(groups)
-	return Principal{Name: name, Role: role, Accounts: accounts, Kind: KindOIDC}, nil
+	return Principal{Name: name, Role: role, Accounts: accounts, Kind: KindOIDC,
+		Clearance: m.clearance(groups, accounts)}, nil
 }
 
 // grant maps groups to the highest role any of them is granted, scoped to the union of
@@ -114,6 +120,37 @@ func (m *ClaimMapper) grant(groups []string) (Role, []string) {
 	}
 	slices.Sort(accounts)
 	return best, slices.Compact(accounts)
+}
+
+// clearance is the union of the clearances of the grants of groups whose accounts cover
+// every account the principal may see (accounts; nil for every account), whatever role
+// those grants give: clearance is about which incidents a person may see, not what they
+// may do, so a viewer grant that clears a group for a label clears its members who are
+// responders through another group too. A grant scoped to fewer accounts than the
+// principal sees adds nothing, since the principal has one clearance for all its
+// accounts and taking it would widen the label to accounts the grant does not name.
+func (m *ClaimMapper) clearance(groups, accounts []string) []string {
+	var out []string
+	for _, g := range m.grants {
+		if len(g.Clearance) == 0 || !slices.Contains(groups, g.Group) {
+			continue
+		}
+		covers := len(g.Accounts) == 0
+		if !covers && len(accounts) > 0 {
+			covers = true
+			for _, a := range accounts {
+				if !slices.Contains(g.Accounts, a) {
+					covers = false
+					break
+				}
+			}
+		}
+		if covers {
+			out = append(out, g.Clearance...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // claimStrings reads a claim that is a list of strings, or one string (some providers

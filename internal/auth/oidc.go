@@ -27,6 +27,9 @@ type Grant struct {
 	Role  Role
 	// Accounts scope the grant; empty means every account. Each is a 12-digit account id.
 	Accounts []string
+	// Clearance are the sensitivity labels the group's members may see beside unlabelled
+	// incidents (see ClaimMapper.Principal for how grants combine).
+	Clearance []string
 }
 
 // OIDCOptions configure NewOIDC.

@@ -315,6 +315,9 @@ func TestNewOIDCOptions(t *testing.T) {
 		{"bad account", func(o *auth.OIDCOptions) {
 			o.Grants = []auth.Grant{{Group: "g", Role: auth.Viewer, Accounts: []string{"prod"}}}
 		}, "12-digit"},
+		{"bad clearance", func(o *auth.OIDCOptions) {
+			o.Grants = []auth.Grant{{Group: "g", Role: auth.Viewer, Clearance: []string{"legal,hr"}}}
+		}, `clearance "legal,hr": holds a comma`},
 		{"issuer unreachable", func(o *auth.OIDCOptions) { o.Issuer = "http://127.0.0.1:1" }, "discover issuer"},
 		{"issuer mismatch", func(o *auth.OIDCOptions) { o.Issuer = iss.srv.URL + "/" }, "discover issuer"},
 	}

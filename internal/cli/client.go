@@ -526,8 +526,41 @@ is 1, so that the step is put back by hand.` + apiEnvHelp,
 	return cmd
 }
 
-// printChange writes the answer to approve, deny or release. A warning (an undo that
-// failed) goes to standard error and makes the exit status 1.
+// newCloseCmd is firebreak close.
+func newCloseCmd(s *streams) *cobra.Command {
+	var comment, output string
+	cmd := &cobra.Command{
+		Use:   "close ID",
+		Short: "Close an incident: it is dealt with, and ends for good",
+		Long: `Close ends an incident for good once it has come to rest: contained, released or
+failed. Whatever its steps changed stays as it is (release it first to undo that); a
+later event about the same resource opens a new incident rather than joining this one;
+and a closed incident can be neither released nor approved. An incident still moving
+(containing, awaiting approval, releasing) is refused with what to do first.` + apiEnvHelp,
+		Example: "  firebreak close inc-0123 --comment \"owner rebuilt the instance\"",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			c, err := connect()
+			if err != nil {
+				return err
+			}
+			ch, err := c.Close(cmd.Context(), args[0], comment)
+			if err != nil {
+				return apiFailure(s, c, err)
+			}
+			return printChange(s, ch, output, "Closed "+args[0])
+		},
+	}
+	cmd.Flags().StringVar(&comment, "comment", "", "why, for the audit")
+	outputFlag(cmd.Flags(), &output)
+	return cmd
+}
+
+// printChange writes the answer to approve, deny, release or close. A warning (an undo
+// that failed) goes to standard error and makes the exit status 1.
 func printChange(s *streams, ch *api.IncidentChange, output, done string) error {
 	if output == "json" {
 		if err := writeJSONOut(s.out, ch); err != nil {

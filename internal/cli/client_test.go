@@ -115,6 +115,7 @@ func (f *fakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	mux.HandleFunc("GET /v1/incidents/{id}", f.get)
 	mux.HandleFunc("POST /v1/incidents/{id}/steps/{n}/{verb}", f.answer)
 	mux.HandleFunc("POST /v1/incidents/{id}/release", f.release)
+	mux.HandleFunc("POST /v1/incidents/{id}/close", f.close)
 	mux.ServeHTTP(w, r)
 }
 
@@ -253,6 +254,23 @@ func (f *fakeAPI) release(w http.ResponseWriter, r *http.Request) {
 	f.json(w, http.StatusOK, ch)
 }
 
+func (f *fakeAPI) close(w http.ResponseWriter, r *http.Request) {
+	if !f.authorised(w, r, auth.Responder, "release") {
+		return
+	}
+	in := f.find(r.PathValue("id"))
+	if in == nil {
+		f.problem(w, http.StatusNotFound, "no incident "+r.PathValue("id"))
+		return
+	}
+	if in.State == store.StateAwaitingApproval {
+		f.problem(w, http.StatusConflict, "close incident "+in.ID+": it is awaiting approval of step 1 (iam.deactivate-user); approve or deny it, or release the incident, first")
+		return
+	}
+	in.State = store.StateClosed
+	f.json(w, http.StatusOK, api.IncidentChange{Incident: in})
+}
+
 // apiEnv points the commands at addr with token (none when empty), and gives them a
 // configuration directory of their own.
 func apiEnv(t *testing.T, addr, token string) string {
@@ -332,6 +350,14 @@ func TestAPICommands(t *testing.T) {
 		{name: "approve a bad step number", token: approverToken, args: []string{"approve", "inc-2", "one"}, wantCode: ExitUsage, wantErr: []string{`STEP "one"`}},
 		{name: "approve without a step", token: approverToken, args: []string{"approve", "inc-2"}, wantCode: ExitUsage, wantErr: []string{"accepts 2 arg(s)"}},
 		{name: "release", token: responderToken, args: []string{"release", "inc-1"}, wantOut: "Released inc-1; the incident is released\n", exact: true},
+		{name: "close", token: responderToken, args: []string{"close", "inc-1", "--comment", "owner rebuilt it"},
+			wantOut: "Closed inc-1; the incident is closed\n", exact: true},
+		{name: "close as json", token: responderToken, args: []string{"close", "inc-1", "-o", "json"}, wantOut: `"state": "closed"`},
+		{name: "close one still moving says what to do", token: responderToken, args: []string{"close", "inc-2"}, wantCode: ExitRejected,
+			wantErr: []string{"it is awaiting approval of step 1 (iam.deactivate-user); approve or deny it, or release the incident, first (409 Conflict)"}},
+		{name: "close as a viewer", token: viewerToken, args: []string{"close", "inc-1"}, wantCode: ExitRejected,
+			wantErr: []string{"role viewer may not release", "(403 Forbidden)"}},
+		{name: "close without an id", token: responderToken, args: []string{"close"}, wantCode: ExitUsage, wantErr: []string{"accepts 1 arg(s)"}},
 		{name: "isolate", token: responderToken,
 			args:    []string{"isolate", "--account", "111122223333", "--region", "us-east-1", "--instance", "i-0b1c2d3e4f5a60002", "--reason", "mining", "--ticket", "INC-1"},
 			wantOut: "Requested ec2.isolate on instance i-0b1c2d3e4f5a60002: incident inc-3\nFollow it with: firebreak incidents show inc-3\n", exact: true},
@@ -596,6 +622,14 @@ func TestAPICommandsAgainstTheServer(t *testing.T) {
 		t.Fatalf("release: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 	waitState(store.StateReleased)
+	code, out, errs = invoke(t, "", "close", acc.Incident, "--comment", "owner rebuilt the host")
+	if code != ExitOK || !strings.Contains(out, "Closed "+acc.Incident+"; the incident is closed") {
+		t.Fatalf("close: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	code, _, errs = invoke(t, "", "close", acc.Incident)
+	if code != ExitRejected || !strings.Contains(errs, "it is already closed") || !strings.Contains(errs, "(409 Conflict)") {
+		t.Errorf("close twice: exit %d, stderr %q; want the 409's detail", code, errs)
+	}
 
 	// The same token in another account is refused with the API's reason.
 	code, _, errs = invoke(t, "", "isolate", "--account", "444455556666", "--region", "us-east-1",

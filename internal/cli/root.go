@@ -109,8 +109,10 @@ evidence first, records every step, and can undo its containment exactly.`,
 		newApproveCmd(s),
 		newDenyCmd(s),
 		newReleaseCmd(s),
+		newCloseCmd(s),
 		newIsolateCmd(s),
 		newDeactivateUserCmd(s),
+		newExceptionsCmd(s),
 	)
 	return root
 }

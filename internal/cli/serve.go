@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -268,25 +267,20 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 			return usageErr("oidc: %v", err)
 		}
 	}
+	// Sensitivity clearance comes with the principal (its token's, or its OIDC groups'), so
+	// that the API and the console apply one rule without being handed it.
 	responders, err := api.New(api.Options{Engine: eng, Store: st, Auth: authn,
 		Catalogue: catalog.Default(), Inventory: inv, Logger: log,
 		RateLimit: api.RateLimit{PerSecond: serveAPIRate, Burst: serveAPIBurst},
 		Playbooks: func() *playbook.Set { return current.Load().set },
-		Decider:   func() *decide.Engine { return current.Load().decider },
-		// Until clearances can be granted per token or group, administrators are cleared
-		// for every label the playbooks use and nobody else for any.
-		Clearance: func(p auth.Principal) []string {
-			if p.Role != auth.Admin {
-				return nil
-			}
-			return current.Load().labels
-		}})
+		Decider:   func() *decide.Engine { return current.Load().decider }})
 	if err != nil {
 		return err
 	}
 	// The console: the same engine and authorisation, for people at a browser.
 	ui, err := console.New(console.Options{Engine: eng, Store: st, Auth: authn,
-		Catalogue: catalog.Default(), Inventory: inv, Logger: log, OIDC: oidcLogin})
+		Catalogue: catalog.Default(), Inventory: inv, Logger: log, OIDC: oidcLogin,
+		Playbooks: func() *playbook.Set { return current.Load().set }})
 	if err != nil {
 		return err
 	}
@@ -718,22 +712,14 @@ func routeResponders(intake, api, ui http.Handler) http.Handler {
 	})
 }
 
-// loadedPlaybooks is a playbook set and the decider built from it, in force together,
-// with the sensitivity labels its playbooks give their incidents.
+// loadedPlaybooks is a playbook set and the decider built from it, in force together.
 type loadedPlaybooks struct {
 	set     *playbook.Set
 	decider *decide.Engine
-	labels  []string
 }
 
 func newLoadedPlaybooks(set *playbook.Set, decider *decide.Engine) *loadedPlaybooks {
-	l := &loadedPlaybooks{set: set, decider: decider}
-	for _, p := range set.Playbooks {
-		if label := engine.SensitivityOf(p); label != "" && !slices.Contains(l.labels, label) {
-			l.labels = append(l.labels, label)
-		}
-	}
-	return l
+	return &loadedPlaybooks{set: set, decider: decider}
 }
 
 // oidcFromConfig builds, from the oidc section, the verifier for OIDC bearer tokens and
@@ -741,7 +727,7 @@ func newLoadedPlaybooks(set *playbook.Set, decider *decide.Engine) *loadedPlaybo
 func oidcFromConfig(ctx context.Context, c config.OIDC) (auth.OIDCVerifier, *console.OIDCLogin, error) {
 	grants := make([]auth.Grant, len(c.Grants))
 	for i, g := range c.Grants {
-		grants[i] = auth.Grant{Group: g.Group, Role: auth.Role(g.Role), Accounts: g.Accounts}
+		grants[i] = auth.Grant{Group: g.Group, Role: auth.Role(g.Role), Accounts: g.Accounts, Clearance: g.Clearance}
 	}
 	verifier, err := auth.NewOIDC(ctx, auth.OIDCOptions{Issuer: c.Issuer, Audience: c.ClientID,
 		GroupsClaim: c.GroupsClaim, Grants: grants})

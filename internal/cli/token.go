@@ -31,10 +31,14 @@ standard output, and nothing else there: it is shown this once and cannot be rec
 Its id, role, scope and expiry go to standard error.
 
 Roles, each allowing what the ones before it do: viewer reads incidents; responder
-requests actions and releases incidents; approver approves and denies steps; admin
-manages tokens and exceptions. --accounts limits the token to those accounts (default:
-every account). --expires takes a duration such as 12h or 30d (default: never).`,
+requests actions, releases and closes incidents; approver approves and denies steps;
+admin manages tokens and exceptions. --accounts limits the token to those accounts
+(default: every account). --clearance lets it see the incidents of playbooks labelled
+with those sensitivities (metadata.labels.sensitivity; compared lower-cased), which are
+hidden from tokens without it; an admin token sees every label regardless. --expires
+takes a duration such as 12h or 30d (default: never).`,
 		Example: `  firebreak token create --role responder --accounts 111122223333 --expires 30d --data-dir data
+  firebreak token create --role viewer --clearance restricted,legal --data-dir data
   TOKEN=$(firebreak token create --role viewer --database postgres://firebreak@db/firebreak)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -44,6 +48,7 @@ every account). --expires takes a duration such as 12h or 30d (default: never).`
 	f := create.Flags()
 	f.StringVar(&o.role, "role", "", "viewer, responder, approver or admin (required)")
 	f.StringVar(&o.accounts, "accounts", "", "comma-separated account ids the token may act in (default: every account)")
+	f.StringVar(&o.clearance, "clearance", "", "comma-separated sensitivity labels the token may see, such as restricted (default: none)")
 	f.StringVar(&o.expires, "expires", "", "how long the token works, such as 12h or 30d (default: it does not expire)")
 	addStoreFlags(f)
 	cmd.AddCommand(create)
@@ -51,7 +56,7 @@ every account). --expires takes a duration such as 12h or 30d (default: never).`
 }
 
 type tokenOptions struct {
-	role, accounts, expires string
+	role, accounts, clearance, expires string
 }
 
 func runTokenCreate(ctx context.Context, s *streams, o *tokenOptions, flags *pflag.FlagSet) error {
@@ -71,6 +76,14 @@ func runTokenCreate(ctx context.Context, s *streams, o *tokenOptions, flags *pfl
 			return usageErr("--accounts: %q is not a 12-digit AWS account id", a)
 		}
 		accounts = append(accounts, a)
+	}
+	var labels []string
+	if o.clearance != "" {
+		labels = strings.Split(o.clearance, ",")
+	}
+	clearance, err := auth.ParseClearance(labels)
+	if err != nil {
+		return usageErr("--clearance: %v; give labels separated by commas, such as restricted,legal", err)
 	}
 	var ttl time.Duration
 	if o.expires != "" {
@@ -92,19 +105,25 @@ func runTokenCreate(ctx context.Context, s *streams, o *tokenOptions, flags *pfl
 	if err := st.Migrate(ctx); err != nil {
 		return usageErr("database %s: %v; check that it is reachable and writable", storeName(cfg), err)
 	}
-	tok, rec, err := auth.Issue(ctx, st, auth.IssueOptions{Role: role, Accounts: accounts, TTL: ttl, By: cliActor()})
+	tok, rec, err := auth.Issue(ctx, st, auth.IssueOptions{Role: role, Accounts: accounts, Clearance: clearance, TTL: ttl, By: cliActor()})
 	if err != nil {
 		return &exitError{code: ExitRejected, err: fmt.Errorf("create the token in %s: %w", storeName(cfg), err)}
 	}
 	fmt.Fprintln(s.out, tok)
-	scope, expiry := "every account", "never"
+	scope, expiry, cleared := "every account", "never", "cleared for no sensitivity label"
 	if len(rec.Accounts) > 0 {
 		scope = "accounts " + strings.Join(rec.Accounts, ", ")
 	}
 	if !rec.Expires.IsZero() {
 		expiry = rec.Expires.Format(time.RFC3339)
 	}
-	fmt.Fprintf(s.err, "created token %s: role %s, %s, expires %s; it is shown only this once\n", rec.ID, rec.Role, scope, expiry)
+	switch {
+	case role == auth.Admin:
+		cleared = "cleared for every sensitivity label"
+	case len(rec.Clearance) > 0:
+		cleared = "cleared for " + strings.Join(rec.Clearance, ", ")
+	}
+	fmt.Fprintf(s.err, "created token %s: role %s, %s, %s, expires %s; it is shown only this once\n", rec.ID, rec.Role, scope, cleared, expiry)
 	return nil
 }
 

@@ -25,9 +25,19 @@ func TestTokenCreate(t *testing.T) {
 		wantErr      string
 		wantRole     auth.Role
 		wantAccounts string
-		wantTTL      time.Duration
+		// wantClearance is the principal's clearance, and wantSays what stderr says of it.
+		wantClearance string
+		wantSays      string
+		wantTTL       time.Duration
 	}{
-		{name: "viewer, every account, never expires", args: []string{"--role", "viewer"}, wantRole: auth.Viewer},
+		{name: "viewer, every account, never expires", args: []string{"--role", "viewer"}, wantRole: auth.Viewer,
+			wantSays: "cleared for no sensitivity label"},
+		{name: "viewer cleared for two labels", args: []string{"--role", "viewer", "--clearance", "Restricted, legal"}, wantRole: auth.Viewer,
+			wantClearance: "legal,restricted", wantSays: "cleared for legal, restricted"},
+		{name: "admin is cleared for every label", args: []string{"--role", "admin"}, wantRole: auth.Admin,
+			wantSays: "cleared for every sensitivity label"},
+		{name: "an empty clearance label", args: []string{"--role", "viewer", "--clearance", "restricted,"}, wantCode: ExitUsage,
+			wantErr: `--clearance: clearance "": is empty`},
 		{name: "scoped responder for 30 days", args: []string{"--role", "responder", "--accounts", "111122223333, 444455556666", "--expires", "30d"},
 			wantRole: auth.Responder, wantAccounts: "111122223333,444455556666", wantTTL: 30 * 24 * time.Hour},
 		{name: "admin for 12 hours", args: []string{"--role", "admin", "--expires", "12h"}, wantRole: auth.Admin, wantTTL: 12 * time.Hour},
@@ -65,8 +75,11 @@ func TestTokenCreate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Role != tt.wantRole || strings.Join(p.Accounts, ",") != tt.wantAccounts {
-				t.Errorf("principal %+v, want role %s accounts %q", p, tt.wantRole, tt.wantAccounts)
+			if p.Role != tt.wantRole || strings.Join(p.Accounts, ",") != tt.wantAccounts || strings.Join(p.Clearance, ",") != tt.wantClearance {
+				t.Errorf("principal %+v, want role %s accounts %q clearance %q", p, tt.wantRole, tt.wantAccounts, tt.wantClearance)
+			}
+			if !strings.Contains(stderr, tt.wantSays) {
+				t.Errorf("stderr %q does not say %q", stderr, tt.wantSays)
 			}
 			if tt.wantTTL > 0 {
 				late := &auth.Authenticator{Store: st, Now: func() time.Time { return time.Now().Add(tt.wantTTL + time.Minute) }}

@@ -1,6 +1,7 @@
 // Package client is a small typed client of Firebreak's /v1 REST API for responders: it
-// asks for actions, reads incidents, approves or denies steps and releases incidents, and
-// turns the API's RFC 9457 problem documents into *Error values.
+// asks for actions, reads incidents, approves or denies steps, releases and closes
+// incidents, manages exceptions, and turns the API's RFC 9457 problem documents into
+// *Error values.
 //
 // The request and answer bodies are the API's own types (package api and store), so that
 // the client and the server cannot drift apart on a field name.
@@ -175,6 +176,70 @@ func (c *Client) answer(ctx context.Context, id string, step int, verb, comment 
 func (c *Client) Release(ctx context.Context, id string) (*api.IncidentChange, error) {
 	var out api.IncidentChange
 	if err := c.do(ctx, http.MethodPost, "/v1/incidents/"+url.PathEscape(id)+"/release", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Close ends an incident for good (POST /v1/incidents/{id}/close), its containment left
+// as it is; comment, when given, is kept in the audit. An incident still moving is
+// refused with a 409 *Error saying what to do first.
+func (c *Client) Close(ctx context.Context, id, comment string) (*api.IncidentChange, error) {
+	var out api.IncidentChange
+	if err := c.do(ctx, http.MethodPost, "/v1/incidents/"+url.PathEscape(id)+"/close", nil, struct {
+		Comment string `json:"comment,omitempty"`
+	}{comment}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ExceptionListOptions filter GET /v1/exceptions; zero values leave it to the server
+// (exceptions in force, every account in the caller's scope).
+type ExceptionListOptions struct {
+	// State is "active" or "all" (expired and revoked too).
+	State   string
+	Account string
+}
+
+// ListExceptions reads the exceptions created at run time, newest first (GET /v1/exceptions).
+func (c *Client) ListExceptions(ctx context.Context, o ExceptionListOptions) (*api.ExceptionList, error) {
+	q := url.Values{}
+	for k, v := range map[string]string{"state": o.State, "account": o.Account} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	var out api.ExceptionList
+	if err := c.do(ctx, http.MethodGet, "/v1/exceptions", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CreateException creates an exception (POST /v1/exceptions); the answer is the exception
+// as stored, in force.
+func (c *Client) CreateException(ctx context.Context, req api.ExceptionRequest) (*api.Exception, error) {
+	var out api.Exception
+	if err := c.do(ctx, http.MethodPost, "/v1/exceptions", nil, req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetException reads one exception, in force or not (GET /v1/exceptions/{id}).
+func (c *Client) GetException(ctx context.Context, id string) (*api.Exception, error) {
+	var out api.Exception
+	if err := c.do(ctx, http.MethodGet, "/v1/exceptions/"+url.PathEscape(id), nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RevokeException ends an exception before it expires (POST /v1/exceptions/{id}/revoke).
+func (c *Client) RevokeException(ctx context.Context, id, reason string) (*api.Exception, error) {
+	var out api.Exception
+	if err := c.do(ctx, http.MethodPost, "/v1/exceptions/"+url.PathEscape(id)+"/revoke", nil, api.RevokeRequest{Reason: reason}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -59,6 +59,14 @@ func TestRequests(t *testing.T) {
 			_, err := c.Release(ctx, "inc-1")
 			return err
 		}, sent{"POST", "/prefix/v1/incidents/inc-1/release", "Bearer tok", "", ""}},
+		{"close with a comment", func(c *Client) error {
+			_, err := c.Close(ctx, "inc-1", "owner rebuilt it")
+			return err
+		}, sent{"POST", "/prefix/v1/incidents/inc-1/close", "Bearer tok", "application/json", `{"comment":"owner rebuilt it"}`}},
+		{"close without a comment", func(c *Client) error {
+			_, err := c.Close(ctx, "inc/1", "")
+			return err
+		}, sent{"POST", "/prefix/v1/incidents/inc%2F1/close", "Bearer tok", "application/json", `{}`}},
 	}
 	c, err := New(srv.URL+"/prefix/", "tok", nil)
 	if err != nil {

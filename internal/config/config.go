@@ -230,6 +230,10 @@ type OIDCGrant struct {
 	Role string `yaml:"role"`
 	// Accounts scope the grant to these 12-digit account ids; empty means every account.
 	Accounts []string `yaml:"accounts"`
+	// Clearance are the sensitivity labels (a playbook's metadata.labels.sensitivity) of
+	// the incidents the group's members may see beside the unlabelled ones; compared
+	// trimmed and lower-cased. Administrators see every label without one.
+	Clearance []string `yaml:"clearance"`
 }
 
 // Enabled reports whether OIDC sign-in is configured.

@@ -110,6 +110,7 @@ func TestParseComplete(t *testing.T) {
 			Grants: []OIDCGrant{
 				{Group: "sec-responders", Role: "responder", Accounts: []string{"111122223333"}},
 				{Group: "sec-approvers", Role: "approver"},
+				{Group: "insider-threat", Role: "viewer", Clearance: []string{"restricted"}},
 			},
 		},
 	}
@@ -181,6 +182,8 @@ func TestParseOneError(t *testing.T) {
 		{"log: {level: Info}", `f.yaml:1:14: log.level: "Info" is not allowed (did you mean "info"?); give one of debug, info, warn, error`},
 		{"accounts: {overrides: [{id: 11112222333}]}", `f.yaml:1:29: accounts.overrides[0].id: "11112222333" is not a 12-digit account id`},
 		{"accounts: {overrides: [{id: 011122223333}]}", ""}, // read as written, leading 0 and all
+		{"oidc: {issuer: 'https://idp.example', client_id: c, grants: [{group: g, role: viewer, clearance: [' ']}]}",
+			`f.yaml:1:99: oidc.grants[0].clearance[0]: " " is empty; give the value of a playbook's sensitivity label, such as restricted`},
 		{"x: &a [*a]", "f.yaml:1:1: the file: unknown field \"x\"; expected one of accounts, api_keys, approvals, data_dir, database, limits, listen, log, modes, oidc, playbooks, sqs"},
 	} {
 		t.Run(tc.yaml, func(t *testing.T) {

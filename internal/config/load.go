@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -407,11 +408,39 @@ func (k *checker) oidc() {
 			}
 		}
 		id := g.Group + "\x00" + g.Role
+		for j, l := range g.Clearance {
+			if why := labelProblem(l); why != "" {
+				at := fmt.Sprintf("%s.clearance[%d]", path, j)
+				k.errorf(at, "%s: %q %s", at, l, why)
+			}
+		}
 		if j, dup := seen[id]; dup && g.Group != "" {
 			k.errorf(path, "%s: group %q is given role %s also at oidc.grants[%d]; merge the two", path, g.Group, g.Role, j)
 		}
 		seen[id] = i
 	}
+}
+
+// maxLabelLength is the longest sensitivity label a clearance may name, as the
+// authorisation model allows (auth.MaxLabelLength).
+const maxLabelLength = 128
+
+// labelProblem says what is wrong with a clearance label, or "": the checks of
+// auth.ParseClearance, repeated here so that reading the configuration needs nothing of
+// the server's packages, and a bad label is reported at its line like any other setting.
+func labelProblem(l string) string {
+	l = strings.TrimSpace(l)
+	switch {
+	case l == "":
+		return "is empty; give the value of a playbook's sensitivity label, such as restricted"
+	case len(l) > maxLabelLength:
+		return fmt.Sprintf("is longer than %d characters", maxLabelLength)
+	case strings.Contains(l, ","):
+		return "holds a comma; give each label as its own list item, like clearance: [legal, restricted]"
+	case strings.ContainsFunc(l, unicode.IsControl):
+		return "holds a control character"
+	}
+	return ""
 }
 
 // secureURL reports whether u is https, or http to this machine, where a developer runs

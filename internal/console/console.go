@@ -1,8 +1,10 @@
 // Package console is Firebreak's web console for incident responders: server-rendered
 // pages over the same engine, store and authorisation as the /v1 API. A responder signs
 // in, watches incidents, reads an incident's timeline, approves or denies steps that wait
-// for a person, releases an incident, isolates an instance by hand and checks the audit
-// chain.
+// for a person, releases and closes an incident, isolates an instance by hand, reads the
+// playbooks with their runbooks, manages exceptions and checks the audit chain. An
+// incident labelled with a sensitivity is hidden from those not cleared for it, as in the
+// API.
 //
 // Every page is built on the server with html/template; the only script is the console's
 // own, served from this package (no inline script, no third party), so that the
@@ -33,6 +35,7 @@ import (
 	"github.com/firebreak-sec/firebreak/internal/auth"
 	"github.com/firebreak-sec/firebreak/internal/decide"
 	"github.com/firebreak-sec/firebreak/internal/engine"
+	"github.com/firebreak-sec/firebreak/internal/playbook"
 	"github.com/firebreak-sec/firebreak/internal/store"
 )
 
@@ -57,6 +60,10 @@ type Options struct {
 	// OIDC, when set, adds sign-in through an OIDC identity provider beside the API-token
 	// form. Nil: API tokens only.
 	OIDC *OIDCLogin
+	// Playbooks returns the playbooks loaded now, asked on every page so that a reload
+	// shows at once, as the API's option of the same name. Nil, or a nil set: the
+	// playbook pages say that none are loaded.
+	Playbooks func() *playbook.Set
 	// Logger receives failures the responder is not shown the details of. Nil: none.
 	Logger *slog.Logger
 	// Now is the clock of sessions and audit records; time.Now when nil.
@@ -110,16 +117,27 @@ func routeTable() []route {
 		{http.MethodGet, "/incidents/rows", auth.Read, false, (*Console).incidentRows},
 		{http.MethodGet, "/incidents/{id}", auth.Read, false, (*Console).incident},
 		{http.MethodGet, "/approvals", auth.Approve, false, (*Console).approvals},
+		{http.MethodGet, "/approvals/rows", auth.Approve, false, (*Console).approvalRows},
 		{http.MethodPost, "/incidents/{id}/steps/{n}/decide", auth.Approve, true, (*Console).decide},
 		{http.MethodGet, "/incidents/{id}/release", auth.Release, false, (*Console).releaseForm},
 		{http.MethodPost, "/incidents/{id}/release", auth.Release, true, (*Console).release},
+		{http.MethodGet, "/incidents/{id}/close", auth.Release, false, (*Console).closeForm},
+		{http.MethodPost, "/incidents/{id}/close", auth.Release, true, (*Console).closeIncident},
+		{http.MethodGet, "/playbooks", auth.Read, false, (*Console).playbooks},
+		{http.MethodGet, "/playbooks/{name}", auth.Read, false, (*Console).playbook},
 		{http.MethodGet, "/isolate", auth.RequestAction, false, (*Console).isolateForm},
 		{http.MethodPost, "/isolate", auth.RequestAction, true, (*Console).isolate},
 		{http.MethodGet, "/audit", auth.Read, false, (*Console).audit},
+		{http.MethodGet, "/exceptions", auth.Read, false, (*Console).exceptions},
+		{http.MethodGet, "/exceptions/new", auth.Administer, false, (*Console).exceptionForm},
+		{http.MethodPost, "/exceptions", auth.Administer, true, (*Console).createException},
+		{http.MethodGet, "/exceptions/{id}/revoke", auth.Administer, false, (*Console).revokeForm},
+		{http.MethodPost, "/exceptions/{id}/revoke", auth.Administer, true, (*Console).revokeException},
 	}
 }
 
-var pageNames = []string{"login", "incidents", "incident", "approvals", "release", "isolate", "audit", "error"}
+var pageNames = []string{"login", "incidents", "incident", "approvals", "release", "isolate", "audit", "error",
+	"close", "playbooks", "playbook", "exceptions", "exception-new", "exception-revoke"}
 
 // New builds the console.
 func New(opts Options) (*Console, error) {
@@ -268,7 +286,9 @@ var loginNotes = map[string]string{
 // msg is a key of loginNotes or empty.
 func (c *Console) toLogin(w http.ResponseWriter, r *http.Request, msg string) {
 	q := url.Values{}
-	if r.Method == http.MethodGet && r.URL.Path != Prefix+"/incidents/rows" {
+	// A list's rows are fetched by its page's script, never opened: coming back to them
+	// after signing in would show a bare table.
+	if r.Method == http.MethodGet && !strings.HasSuffix(r.URL.Path, "/rows") {
 		q.Set("next", r.URL.RequestURI())
 	}
 	if msg != "" {
@@ -393,6 +413,17 @@ var funcs = template.FuncMap{
 		return "muted"
 	},
 	"human": func(s string) string { return strings.NewReplacer("_", " ", "-", " ").Replace(s) },
+	// modeBadge marks how far a playbook acts on its own: enforce boldly, approve as
+	// waiting for people, dry-run as changing nothing.
+	"modeBadge": func(m playbook.Mode) string {
+		switch m {
+		case playbook.ModeDryRun:
+			return "muted"
+		case playbook.ModeApprove:
+			return "warn"
+		}
+		return "info"
+	},
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return ""

@@ -85,7 +85,8 @@ func newFixture(t *testing.T) *fixture {
 	if err := eng.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{Engine: eng, Store: s, Auth: &auth.Authenticator{Store: s}, Catalogue: cat, Inventory: inventory{w}})
+	c, err := New(Options{Engine: eng, Store: s, Auth: &auth.Authenticator{Store: s}, Catalogue: cat, Inventory: inventory{w},
+		Playbooks: func() *playbook.Set { return set }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +348,11 @@ func TestPagesRender(t *testing.T) {
 		"/incidents":                          {waiting.ID, isolated, "awaiting approval", "contained"},
 		"/incidents?state=contained":          {isolated},
 		"/incidents/rows":                     {waiting.ID, isolated},
-		"/incidents/" + isolated:              {"ec2.isolate", "Timeline", "Release…"},
+		"/incidents/" + isolated:              {"ec2.isolate", "Timeline", "Release…", "Close…"},
+		"/incidents/" + isolated + "/close":   {"Close incident", "Left in place", "ec2.isolate", "Cancel"},
+		"/approvals/rows":                     {waiting.ID, "ec2.terminate", `name="csrf"`},
+		"/playbooks":                          {"ec2-compromise-prod", "GuardDuty findings", "Playbooks"},
+		"/playbooks/ec2-compromise-prod":      {"ec2.isolate", "Runbook", "## Undo"},
 		"/incidents/" + waiting.ID:            {"ec2.terminate", "Approve", "Deny"},
 		"/approvals":                          {waiting.ID, "ec2.terminate"},
 		"/incidents/" + isolated + "/release": {"Release incident", "ec2.isolate", "Cancel"},
@@ -544,7 +549,7 @@ func TestRoutesGuarded(t *testing.T) {
 		if rt.perm == "" {
 			continue
 		}
-		path := Prefix + strings.NewReplacer("{$}", "", "{id}", "inc-1", "{n}", "0").Replace(rt.pattern)
+		path := Prefix + strings.NewReplacer("{$}", "", "{id}", "inc-1", "{n}", "0", "{name}", "ec2-compromise-prod").Replace(rt.pattern)
 		var a answer
 		if rt.method == http.MethodGet {
 			a = b.get(path)

@@ -38,11 +38,13 @@ var oidcUsers = map[string]oidcUser{
 	"ana":   {"ana@example.com", []string{"responders"}},
 	"ben":   {"ben@example.com", []string{"approvers", "everyone"}},
 	"guest": {"guest@example.com", []string{"everyone"}},
+	"cleo":  {"cleo@example.com", []string{"approvers", "insider-threat"}},
 }
 
 var oidcGrants = []auth.Grant{
 	{Group: "responders", Role: auth.Responder},
 	{Group: "approvers", Role: auth.Approver},
+	{Group: "insider-threat", Role: auth.Viewer, Clearance: []string{"restricted"}},
 }
 
 // testIssuer is an OIDC provider on loopback: discovery, keys, an authorization endpoint

@@ -150,8 +150,11 @@ func readFilter(r *http.Request) listFilter {
 // list reads the incidents the principal may see, newest first. A scoped principal's list
 // is filled from their accounts alone, and asking for another account shows an empty
 // list, as the API does, rather than a refusal that would confirm the account is watched.
+// Incidents labelled with a sensitivity the principal is not cleared for are left out in
+// the query, so that the list is filled from what they may see.
 func (c *Console) list(r *http.Request, p auth.Principal, f listFilter) ([]*store.Incident, error) {
-	sf := store.Filter{State: f.State, Playbook: f.Playbook, Account: f.Account, Limit: listLimit}
+	sf := store.Filter{State: f.State, Playbook: f.Playbook, Account: f.Account, Limit: listLimit,
+		ByClearance: !p.ClearedForAll(), Clearance: p.Clearance}
 	if len(p.Accounts) == 0 {
 		return c.opts.Engine.List(r.Context(), sf)
 	}
@@ -233,6 +236,12 @@ func (c *Console) load(w http.ResponseWriter, r *http.Request, v *call, perm aut
 		c.fail(w, r, v, http.StatusServiceUnavailable, "The incident could not be read just now. Reload the page in a moment.", "")
 		return nil, false
 	}
+	if !v.principal.Cleared(inc.Sensitivity) {
+		// The same answer as for an incident that does not exist, as the API gives: a
+		// refusal would confirm that a labelled incident is there.
+		c.fail(w, r, v, http.StatusNotFound, "There is no incident "+id+".", "")
+		return nil, false
+	}
 	if !auth.Allowed(v.principal, perm, inc.Target.Account) {
 		c.refuse(w, r, v, inc.ID, fmt.Sprintf("%s may not see or act on incidents in account %s.", v.principal.Name, inc.Target.Account))
 		return nil, false
@@ -272,6 +281,7 @@ func (c *Console) incident(w http.ResponseWriter, r *http.Request, v *call) {
 		"Incident": inc, "Steps": stepViews(inc, v.principal),
 		"CanApprove": auth.Allowed(v.principal, auth.Approve, inc.Target.Account),
 		"CanRelease": auth.Allowed(v.principal, auth.Release, inc.Target.Account) && releasable(inc),
+		"CanClose":   auth.Allowed(v.principal, auth.Release, inc.Target.Account) && engine.CheckClose(inc) == nil,
 		"Live":       inc.State == store.StateOpen || inc.State == store.StateContaining || inc.State == store.StateReleasing})
 }
 
@@ -281,13 +291,39 @@ type approvalItem struct {
 	Steps    []stepView
 }
 
-// approvals is the queue of steps waiting for a person, in the principal's accounts.
+// approvals is the queue of steps waiting for a person, in the principal's accounts, with
+// rows the page's script refreshes.
 func (c *Console) approvals(w http.ResponseWriter, r *http.Request, v *call) {
+	data, ok := c.approvalsData(w, r, v)
+	if !ok {
+		return
+	}
+	c.render(w, r, v, http.StatusOK, "approvals", "Approvals", data)
+}
+
+// approvalRows is the queue alone, which the page's script fetches every few seconds and
+// swaps in, as incidentRows does for the list: a step that begins to wait appears, and
+// one decided, by anyone, goes.
+func (c *Console) approvalRows(w http.ResponseWriter, r *http.Request, v *call) {
+	data, ok := c.approvalsData(w, r, v)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// The rows hold the decide forms, which need the page's prefix and CSRF token.
+	p := page{Prefix: Prefix, CSRF: v.csrf, Principal: v.principal, SignedIn: v.signedIn, Data: data}
+	if err := c.pages["approvals"].ExecuteTemplate(w, "rows", p); err != nil {
+		c.log.Error("console: render approval rows", "request_id", v.requestID, "error", err)
+	}
+}
+
+// approvalsData reads the queue; ok is false when an answer has been written.
+func (c *Console) approvalsData(w http.ResponseWriter, r *http.Request, v *call) (map[string]any, bool) {
 	list, err := c.list(r, v.principal, listFilter{State: store.StateAwaitingApproval})
 	if err != nil {
 		c.log.Error("console: list approvals", "request_id", v.requestID, "error", err)
 		c.fail(w, r, v, http.StatusServiceUnavailable, "The approval queue could not be read just now. Reload the page in a moment.", "")
-		return
+		return nil, false
 	}
 	var items []approvalItem
 	for _, summary := range list {
@@ -308,7 +344,7 @@ func (c *Console) approvals(w http.ResponseWriter, r *http.Request, v *call) {
 			items = append(items, item)
 		}
 	}
-	c.render(w, r, v, http.StatusOK, "approvals", "Approvals", map[string]any{"Items": items})
+	return map[string]any{"Items": items, "Refreshed": c.now()}, true
 }
 
 // decide approves or denies a waiting step, with an optional comment.
@@ -526,6 +562,11 @@ func (c *Console) isolate(w http.ResponseWriter, r *http.Request, v *call) {
 	case errors.Is(err, engine.ErrInvalidRequest):
 		problems["action"] = err.Error()
 		c.renderIsolate(w, r, v, http.StatusUnprocessableEntity, req, problems)
+		return
+	case errors.Is(err, engine.ErrExcepted):
+		// An approved deviation covers the instance: the form was right, the moment is not.
+		problems["instance"] = err.Error()
+		c.renderIsolate(w, r, v, http.StatusConflict, req, problems)
 		return
 	case err != nil:
 		c.log.Error("console: request an action", "request_id", v.requestID, "error", err)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/firebreak-sec/firebreak/internal/event"
@@ -94,6 +95,9 @@ type Engine struct {
 	// When it is nil, every playbook is tried, from all.
 	ix  *index
 	all []cand
+	// runtime are the exceptions created at run time (SetExceptions), consulted after the
+	// playbooks' own and the exceptions file's; nil when there are none.
+	runtime atomic.Pointer[[]*playbook.ExceptionEntry]
 }
 
 // New builds an engine for set.
@@ -178,7 +182,7 @@ func (e *Engine) decide(ctx context.Context, ev *event.Event, p *playbook.Playbo
 	d := Decision{Playbook: p.Name, Steps: []Step{},
 		Target: Target{Kind: r.Kind, ID: r.ID, Account: r.Account, Region: r.Region, ARN: r.ARN, Tags: r.Tags}}
 
-	excepted, note := e.set.Exception(p, r, r.Account, e.now())
+	excepted, note := e.set.Exception(p, r, r.Account, e.now(), e.Exceptions()...)
 	if excepted != "" {
 		d.Outcome, d.Reason = Excepted, excepted
 		return d
@@ -363,6 +367,39 @@ func Enrich(ev *event.Event, inv Inventory) {
 			r.Tags = mergeTags(r.Tags, tags)
 		}
 	}
+}
+
+// SetExceptions replaces the exceptions created at run time that decisions consult, after
+// the playbooks' own and the exceptions file's, with the same meaning: an entry that has
+// expired only adds a note to the decision. Decisions under way keep the list they began
+// with. The engine keeps xs; the caller must not change it afterwards.
+func (e *Engine) SetExceptions(xs []*playbook.ExceptionEntry) {
+	e.runtime.Store(&xs)
+}
+
+// Exceptions returns the runtime exceptions SetExceptions last set; the result must not be
+// modified.
+func (e *Engine) Exceptions() []*playbook.ExceptionEntry {
+	if xs := e.runtime.Load(); xs != nil {
+		return *xs
+	}
+	return nil
+}
+
+// EntryException says whether the exceptions file or a runtime exception leaves resource
+// alone for what the playbook called name would do; excepted names the exception, and note
+// one that has expired (see playbook.Set.EntryException). The resource's account is its own.
+func (e *Engine) EntryException(name string, r *event.Resource) (excepted, note string) {
+	return e.set.EntryException(name, r, r.Account, e.now(), e.Exceptions()...)
+}
+
+// PlaybookNames returns the names of the playbooks the engine decides with, sorted.
+func (e *Engine) PlaybookNames() []string {
+	out := make([]string, len(e.set.Playbooks))
+	for i, p := range e.set.Playbooks {
+		out[i] = p.Name
+	}
+	return out
 }
 
 // Playbook returns the playbook called name in the set the engine decides with, or nil.

@@ -30,6 +30,9 @@ var joinable = []string{store.StateOpen, store.StateAwaitingApproval, store.Stat
 // the transaction holding its events has committed. Sharing one write lock and one commit
 // among the requests waiting is what lets the intake keep up with a serialised audit chain.
 func (e *Engine) Accept(ctx context.Context, evs []*event.Event, via string) (accepted, duplicates int, err error) {
+	if err := e.freshExceptions(ctx); err != nil {
+		return 0, 0, fmt.Errorf("accept %d events: %w", len(evs), err)
+	}
 	// Encoding and deciding need no database: done here, by each caller, they run side by
 	// side instead of in the one writer every request waits for.
 	preps := make([]prepared, len(evs))

@@ -70,6 +70,10 @@ type Config struct {
 	OnApprovalTimeout string
 	// Registry, when set, is where the engine registers its metrics (see metrics.go).
 	Registry *prometheus.Registry
+	// ExceptionRefresh is how often the engine reloads the exceptions created at run time
+	// from the store, so that one created or revoked through another replica takes effect
+	// here too; DefaultExceptionRefresh when zero.
+	ExceptionRefresh time.Duration
 }
 
 // Breaker limits how much the engine contains on its own within a window. Past a limit, a
@@ -106,6 +110,9 @@ type Engine struct {
 	approvals *approvalLoop
 	// metrics is nil without Config.Registry.
 	metrics *metrics
+	// exc are the exceptions created at run time, as the decider is given them (see
+	// exceptions.go).
+	exc runtimeExceptions
 }
 
 // actor is the name audit records give the engine's own doings.
@@ -146,6 +153,9 @@ func New(s *store.Store, cfg Config) (*Engine, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.ExceptionRefresh <= 0 {
+		cfg.ExceptionRefresh = DefaultExceptionRefresh
+	}
 	if err := cfg.checkApprovalDefaults(); err != nil {
 		return nil, err
 	}
@@ -153,6 +163,9 @@ func New(s *store.Store, cfg Config) (*Engine, error) {
 	env.Retry = action.Retry{Attempts: 1}
 	e := &Engine{store: s, cfg: cfg, stepEnv: &env, replicaID: newReplicaID()}
 	e.decider.Store(cfg.Decider)
+	if err := e.loadExceptions(); err != nil {
+		return nil, err
+	}
 	var err error
 	if e.metrics, err = newMetrics(e, cfg.Registry); err != nil {
 		return nil, err
@@ -196,16 +209,22 @@ func New(s *store.Store, cfg Config) (*Engine, error) {
 // rescuer takes it back: time for a timed-out attempt to record its outcome.
 const rescueMargin = 5 * time.Minute
 
-// Start begins working step jobs; it returns once the workers are running. Before the
-// workers start it hands back to the queue the step jobs a dead process left running (see
+// Start begins working step jobs; it returns once the workers are running. First it loads
+// the exceptions created at run time, which it then reloads periodically until Stop; before
+// the workers start it hands back to the queue the step jobs a dead process left running (see
 // recover.go). On SQLite that is every running job, so the caller must be the only process
 // using the file (serve holds a lock beside it); on PostgreSQL it is those of replicas gone,
 // and Start registers this engine as a replica that heartbeats until Stop.
 func (e *Engine) Start(ctx context.Context) error {
+	if err := e.startExceptions(ctx); err != nil {
+		return err
+	}
 	if err := e.startRecovery(ctx); err != nil {
+		e.stopExceptions()
 		return err
 	}
 	if err := e.jobs.start(ctx); err != nil {
+		e.stopExceptions()
 		return errors.Join(fmt.Errorf("engine: start the job queue: %w", err), e.stopRecovery(ctx))
 	}
 	e.startApprovalTimeouts(ctx)
@@ -214,10 +233,11 @@ func (e *Engine) Start(ctx context.Context) error {
 
 // SetDecider replaces the decider, as when the playbooks are reloaded: events accepted
 // from now on are decided by d, while incidents already open keep the steps they were
-// planned with. A nil d is ignored.
+// planned with. d is given the exceptions created at run time before it decides anything.
+// A nil d is ignored.
 func (e *Engine) SetDecider(d *decide.Engine) {
 	if d != nil {
-		e.decider.Store(d)
+		e.setDecider(d)
 	}
 }
 
@@ -226,6 +246,7 @@ func (e *Engine) SetDecider(d *decide.Engine) {
 // still running, which take them over once Stop has recorded this replica as stopped.
 func (e *Engine) Stop(ctx context.Context) error {
 	e.stopApprovalTimeouts()
+	e.stopExceptions()
 	// The heartbeat goes on while steps drain: a long drain must not pass for a death.
 	err := e.jobs.stop(ctx)
 	return errors.Join(err, e.stopRecovery(ctx))

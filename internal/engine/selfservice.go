@@ -31,12 +31,18 @@ var ErrInvalidRequest = errors.New("invalid request")
 // by the context's caller (WithCaller), who becomes its requester: nobody approves a step
 // of a request they made. It is recorded as an event of its own (source custom, via api)
 // and runs exactly as an incident Accept opens does: stored, audited and its step enqueued
-// in one transaction. A destructive action waits for someone else's approval.
+// in one transaction. A destructive action waits for someone else's approval. A target
+// that an exception for every playbook covers is refused with an error wrapping
+// ErrExcepted, and the refusal audited.
 //
 // When an incident for the same action and target is still being handled (open, awaiting
 // approval, containing, or contained within the join window), that incident is returned
 // with existing true, and nothing new is opened: asking twice must not act twice.
-func (e *Engine) RequestAction(ctx context.Context, actionName string, target action.Target, reason, ticket string) (*store.Incident, bool, error) {
+func (e *Engine) RequestAction(ctx context.Context, actionName string, target action.Target, reason, ticket string, opts ...RequestOption) (*store.Incident, bool, error) {
+	var o requestOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	caller := callerOf(ctx, "")
 	if strings.TrimSpace(caller.Name) == "" {
 		return nil, false, fmt.Errorf("request %s on %s: say who you are: %w", actionName, target, ErrInvalidRequest)
@@ -50,6 +56,21 @@ func (e *Engine) RequestAction(ctx context.Context, actionName string, target ac
 	}
 	if strings.TrimSpace(reason) == "" {
 		return nil, false, fmt.Errorf("request %s on %s: give a reason: %w", actionName, target, ErrInvalidRequest)
+	}
+	// An exception that applies to every playbook covers a person's request too: the
+	// deviation was approved for the resource, whoever would act on it.
+	if err := e.freshExceptions(ctx); err != nil {
+		return nil, false, fmt.Errorf("request %s on %s: %w", actionName, target, err)
+	}
+	overridden := e.exceptedTarget(target)
+	if overridden != "" && !o.overrideExceptions {
+		return nil, false, e.refuseExcepted(ctx, caller.Name, actionName, target, reason, ticket, overridden)
+	}
+	// What the request records: an overridden exception is named in it, so that the audit
+	// shows who acted against an approved deviation, and why.
+	requested := map[string]any{"action": actionName, "target": target, "reason": reason, "ticket": ticket}
+	if overridden != "" {
+		requested["overrode"] = overridden
 	}
 	// The join key carries the action, so that two different actions on one target are two
 	// requests, and a self-service request never joins a playbook's incident or the reverse.
@@ -68,8 +89,7 @@ func (e *Engine) RequestAction(ctx context.Context, actionName string, target ac
 				return err
 			}
 			existing = true
-			return e.audit(ctx, tx, caller.Name, "action.repeated", id, map[string]any{
-				"action": actionName, "target": target, "reason": reason, "ticket": ticket})
+			return e.audit(ctx, tx, caller.Name, "action.repeated", id, requested)
 		case !errors.Is(err, store.ErrNotFound):
 			return err
 		}
@@ -85,8 +105,7 @@ func (e *Engine) RequestAction(ctx context.Context, actionName string, target ac
 		if _, _, err := e.store.InsertEvent(ctx, tx, rec); err != nil {
 			return err
 		}
-		if err := e.audit(ctx, tx, caller.Name, "action.requested", ev.ID, map[string]any{
-			"action": actionName, "target": target, "reason": reason, "ticket": ticket}); err != nil {
+		if err := e.audit(ctx, tx, caller.Name, "action.requested", ev.ID, requested); err != nil {
 			return err
 		}
 		st := decide.Step{Action: actionName, With: spec.ParamsWithDefaults(nil), Outcome: decide.Planned}
@@ -163,4 +182,19 @@ func requestEvent(actionName string, target action.Target, reason, ticket, who s
 			Region: target.Region, Tags: map[string]string{}}},
 		Details: map[string]any{"action": actionName, "reason": reason, "ticket": ticket, "requested_by": who},
 	}, nil
+}
+
+// RequestOption adjusts a self-service request (RequestAction).
+type RequestOption func(*requestOptions)
+
+type requestOptions struct {
+	overrideExceptions bool
+}
+
+// OverridingExceptions lets a request act on a target that an exception covers. The
+// caller must already have been checked as one who may override exceptions (the API and
+// the console allow administrators only); the request's audit record names the exception
+// overridden.
+func OverridingExceptions() RequestOption {
+	return func(o *requestOptions) { o.overrideExceptions = true }
 }

@@ -16,8 +16,11 @@ import (
 )
 
 // ExceptionEntry is one approved deviation from an exceptions file, for resources that
-// cannot carry a tag (or accounts as a whole).
+// cannot carry a tag (or accounts as a whole), or one created at run time through the API.
 type ExceptionEntry struct {
+	// ID names an exception created at run time (exc-...), and decisions name it by its id;
+	// it is empty for an exceptions file's entry, which decisions name by file and line.
+	ID         string
 	Resource   string   // resource id or ARN; empty when Account is set
 	Account    string   // account id; empty when Resource is set
 	Playbooks  []string // playbook names, or "*" for all
@@ -145,7 +148,11 @@ func (e *ExceptionEntry) applies(playbook string) bool {
 
 func (e *ExceptionEntry) describe() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s:%d", filepath.Base(e.Pos.File), e.Pos.Line)
+	if e.ID != "" {
+		b.WriteString("exception " + e.ID)
+	} else {
+		fmt.Fprintf(&b, "%s:%d", filepath.Base(e.Pos.File), e.Pos.Line)
+	}
 	var extra []string
 	if e.ApprovedBy != "" {
 		extra = append(extra, "approved by "+e.ApprovedBy)
@@ -172,12 +179,13 @@ func formatTime(t time.Time) string {
 // Exception says whether the playbook must leave resource alone. excepted is the reason
 // naming the rule that matched (empty when none did); note mentions an exception that
 // would have matched but has expired, so that the decision explains why it went ahead.
-// account is the resource's account (the event's when the resource has none).
+// account is the resource's account (the event's when the resource has none). runtime
+// are the exceptions created at run time, which the set does not hold.
 //
 // Rules are tried most specific first: the playbook's own resource and account lists, the
-// exceptions file, then tags. An expiry tag (firebreak:exception-until) ends every
-// tag-based exception on that resource.
-func (s *Set) Exception(p *Playbook, r *event.Resource, account string, now time.Time) (excepted, note string) {
+// exceptions file, the runtime exceptions, then tags. An expiry tag
+// (firebreak:exception-until) ends every tag-based exception on that resource.
+func (s *Set) Exception(p *Playbook, r *event.Resource, account string, now time.Time, runtime ...*ExceptionEntry) (excepted, note string) {
 	e := &p.Exceptions
 	for _, id := range e.Resources {
 		if id == r.ID || (r.ARN != "" && id == r.ARN) {
@@ -189,24 +197,8 @@ func (s *Set) Exception(p *Playbook, r *event.Resource, account string, now time
 			return fmt.Sprintf("excepted by playbook %s: account %s", p.Name, a), ""
 		}
 	}
-	if s != nil {
-		for _, x := range s.Exceptions {
-			if !x.applies(p.Name) {
-				continue
-			}
-			hit := (x.Resource != "" && (x.Resource == r.ID || (r.ARN != "" && x.Resource == r.ARN))) ||
-				(x.Account != "" && x.Account == account)
-			if !hit {
-				continue
-			}
-			if !x.Expires.IsZero() && !now.Before(x.Expires) {
-				if note == "" {
-					note = fmt.Sprintf("exception %s expired on %s", x.describe(), formatTime(x.Expires))
-				}
-				continue
-			}
-			return "excepted by " + x.describe(), ""
-		}
+	if excepted, note = s.EntryException(p.Name, r, account, now, runtime...); excepted != "" {
+		return excepted, ""
 	}
 
 	rule := tagRule(e, r.Tags)
@@ -228,6 +220,46 @@ func (s *Set) Exception(p *Playbook, r *event.Resource, account string, now time
 		return fmt.Sprintf("excepted by %s on %s (until %s)", rule, r.ID, formatTime(t)), ""
 	}
 	return fmt.Sprintf("excepted by %s on %s", rule, r.ID), ""
+}
+
+// EntryException is Exception without the rules a playbook carries itself: only the
+// exceptions file's entries, then the runtime ones, for what the playbook called name may
+// do to resource. It takes a name, so that a request that runs no playbook (a person's
+// self-service request) is judged by the entries that apply to every playbook.
+func (s *Set) EntryException(name string, r *event.Resource, account string, now time.Time, runtime ...*ExceptionEntry) (excepted, note string) {
+	var file []*ExceptionEntry
+	if s != nil {
+		file = s.Exceptions
+	}
+	for _, list := range [2][]*ExceptionEntry{file, runtime} {
+		for _, x := range list {
+			if !x.applies(name) {
+				continue
+			}
+			hit := (x.Resource != "" && (x.Resource == r.ID || (r.ARN != "" && x.Resource == r.ARN))) ||
+				(x.Account != "" && x.Account == account)
+			if !hit {
+				continue
+			}
+			if !x.Expires.IsZero() && !now.Before(x.Expires) {
+				if note == "" {
+					note = x.expired()
+				}
+				continue
+			}
+			return "excepted by " + x.describe(), ""
+		}
+	}
+	return "", note
+}
+
+// expired is the note for an entry that would have matched but has expired. A runtime
+// entry's description already says it is an exception.
+func (e *ExceptionEntry) expired() string {
+	if e.ID != "" {
+		return fmt.Sprintf("%s expired on %s", e.describe(), formatTime(e.Expires))
+	}
+	return fmt.Sprintf("exception %s expired on %s", e.describe(), formatTime(e.Expires))
 }
 
 // tagRule returns the first tag rule (in key order) that matches tags, described.

@@ -397,6 +397,12 @@ type Filter struct {
 	Since time.Time
 	// Limit caps the number returned, newest first; 100 when zero.
 	Limit int
+	// ByClearance keeps only the unlabelled incidents and those whose sensitivity is one
+	// of Clearance, so that a list is filled from what its reader may see; false keeps
+	// every incident whatever its label. A flag rather than a nil Clearance, so that
+	// nobody is shown everything by forgetting to fill a list.
+	ByClearance bool
+	Clearance   []string
 }
 
 // ListIncidents returns incidents matching f, newest first, without their steps and events.
@@ -412,6 +418,14 @@ func (s *Store) ListIncidents(ctx context.Context, tx *Tx, f Filter) ([]*Inciden
 	if !f.Since.IsZero() {
 		q += ` AND created_at >= ?`
 		args = append(args, stamp(f.Since))
+	}
+	if f.ByClearance {
+		q += ` AND (sensitivity IS NULL OR sensitivity = ''`
+		for _, l := range f.Clearance {
+			q += ` OR sensitivity = ?`
+			args = append(args, l)
+		}
+		q += `)`
 	}
 	limit := f.Limit
 	if limit <= 0 {

@@ -149,6 +149,64 @@ func TestIncidentRoundTrip(t *testing.T) {
 	})
 }
 
+// TestListByClearance checks that a list filtered by clearance keeps the unlabelled
+// incidents and those labelled with a cleared label, and that without the filter every
+// incident is listed.
+func TestListByClearance(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		err := s.Write(ctx, func(tx *store.Tx) error {
+			for i, sens := range []string{"", "restricted", "legal"} {
+				id := fmt.Sprintf("inc-%d", i)
+				rec, _ := store.NewEventRecord(&event.Event{ID: "e-" + id}, "http", now)
+				if _, _, err := s.InsertEvent(ctx, tx, rec); err != nil {
+					return err
+				}
+				target := action.Target{Kind: event.KindInstance, ID: "i-" + id, Account: "111122223333", Region: "us-east-1"}
+				if err := s.CreateIncident(ctx, tx, &store.Incident{ID: id, Playbook: "pb", Target: target, State: store.StateContained,
+					Sensitivity: sens, RequestedBy: "http", EventID: "e-" + id, Decision: json.RawMessage(`{}`),
+					JoinKey: store.JoinKey("pb", target), JoinUntil: now, Created: now.Add(time.Duration(i) * time.Second)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name string
+			f    store.Filter
+			want []string
+		}{
+			{"no filter", store.Filter{}, []string{"inc-2", "inc-1", "inc-0"}},
+			{"cleared for nothing", store.Filter{ByClearance: true}, []string{"inc-0"}},
+			{"cleared for one label", store.Filter{ByClearance: true, Clearance: []string{"restricted"}}, []string{"inc-1", "inc-0"}},
+			{"cleared for both", store.Filter{ByClearance: true, Clearance: []string{"legal", "restricted"}}, []string{"inc-2", "inc-1", "inc-0"}},
+			{"a page of one is filled from what is cleared", store.Filter{ByClearance: true, Limit: 1}, []string{"inc-0"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				var got []string
+				err := s.Read(ctx, func(tx *store.Tx) error {
+					list, err := s.ListIncidents(ctx, tx, tt.f)
+					for _, inc := range list {
+						got = append(got, inc.ID)
+					}
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+					t.Errorf("listed %v, want %v", got, tt.want)
+				}
+			})
+		}
+	})
+}
+
 // appendRecords writes n audit records, one transaction each.
 func appendRecords(t *testing.T, s *store.Store, n int) {
 	t.Helper()

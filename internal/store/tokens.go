@@ -18,7 +18,11 @@ type Token struct {
 	Hash string `json:"-"`
 	Role string `json:"role"`
 	// Accounts are the account ids the token may act in; empty means every account.
-	Accounts  []string  `json:"accounts"`
+	Accounts []string `json:"accounts"`
+	// Clearance are the sensitivity labels of the incidents the token may see beside the
+	// unlabelled ones, normalised as the incidents' own labels are; empty clears it for
+	// none.
+	Clearance []string  `json:"clearance"`
 	CreatedBy string    `json:"created_by"`
 	Created   time.Time `json:"created"`
 	// Expires is when the token stops working; zero when it never does.
@@ -32,9 +36,13 @@ func (s *Store) CreateToken(ctx context.Context, tx *Tx, t Token) error {
 	if err != nil {
 		return fmt.Errorf("token %s: encode accounts: %w", t.ID, err)
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO api_tokens (id, hash, role, accounts, created_by, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Hash, t.Role, string(accounts), t.CreatedBy, stamp(t.Created), nullTime(t.Expires))
+	clearance, err := json.Marshal(nonNil(t.Clearance))
+	if err != nil {
+		return fmt.Errorf("token %s: encode clearance: %w", t.ID, err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO api_tokens (id, hash, role, accounts, clearance, created_by, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Hash, t.Role, string(accounts), string(clearance), t.CreatedBy, stamp(t.Created), nullTime(t.Expires))
 	if err != nil {
 		return fmt.Errorf("store token %s: %w", t.ID, err)
 	}
@@ -46,12 +54,12 @@ func (s *Store) CreateToken(ctx context.Context, tx *Tx, t Token) error {
 // the secret itself: the hash of a guess says nothing about how close it came.
 func (s *Store) TokenByHash(ctx context.Context, tx *Tx, hash string) (*Token, error) {
 	var (
-		t        Token
-		accounts string
-		expires  sql.NullTime
+		t                   Token
+		accounts, clearance string
+		expires             sql.NullTime
 	)
-	err := tx.QueryRow(ctx, `SELECT id, hash, role, accounts, created_by, created_at, expires_at
-		FROM api_tokens WHERE hash = ?`, hash).Scan(&t.ID, &t.Hash, &t.Role, &accounts, &t.CreatedBy, &t.Created, &expires)
+	err := tx.QueryRow(ctx, `SELECT id, hash, role, accounts, clearance, created_by, created_at, expires_at
+		FROM api_tokens WHERE hash = ?`, hash).Scan(&t.ID, &t.Hash, &t.Role, &accounts, &clearance, &t.CreatedBy, &t.Created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("token: %w", ErrNotFound)
 	}
@@ -60,6 +68,9 @@ func (s *Store) TokenByHash(ctx context.Context, tx *Tx, hash string) (*Token, e
 	}
 	if err := json.Unmarshal([]byte(accounts), &t.Accounts); err != nil {
 		return nil, fmt.Errorf("token %s: stored accounts are unreadable: %w", t.ID, err)
+	}
+	if err := json.Unmarshal([]byte(clearance), &t.Clearance); err != nil {
+		return nil, fmt.Errorf("token %s: stored clearance is unreadable: %w", t.ID, err)
 	}
 	t.Created, t.Expires = t.Created.UTC(), utc(expires)
 	return &t, nil

@@ -6,17 +6,29 @@
 (function () {
   var POLL_MS = 5000;
 
-  // The incident list swaps in its freshly rendered rows every few seconds, so that new
-  // incidents and state changes appear without a reload (which would lose the filter
-  // the responder is typing). Polling pauses while the tab is hidden.
+  // A list (the incidents, the approval queue) swaps in its freshly rendered rows every
+  // few seconds, so that new incidents, state changes and steps that begin or stop waiting
+  // appear without a reload (which would lose the filter the responder is typing). The
+  // stamp names the rows' URL and, in data-target, the element they replace. Polling
+  // pauses while the tab is hidden, and while the responder is working in the rows (a
+  // comment half typed, a button in focus), so that nothing they are doing is swapped away.
   function pollRows() {
     var stamp = document.getElementById("refreshed");
-    var body = document.getElementById("incident-rows");
-    if (!stamp || !body) return;
+    if (!stamp) return;
+    var body = document.getElementById(stamp.getAttribute("data-target") || "incident-rows");
+    if (!body) return;
     var url = stamp.getAttribute("data-rows");
     var failures = 0;
+    function busy() {
+      if (body.contains(document.activeElement)) return true;
+      var fields = body.querySelectorAll("input:not([type=hidden]), textarea");
+      for (var i = 0; i < fields.length; i++) {
+        if (fields[i].value) return true;
+      }
+      return false;
+    }
     function tick() {
-      if (document.hidden) return;
+      if (document.hidden || busy()) return;
       fetch(url, { credentials: "same-origin", headers: { "X-Firebreak-Poll": "1" } })
         .then(function (res) {
           if (res.status === 401) {
@@ -27,7 +39,7 @@
           return res.text();
         })
         .then(function (html) {
-          if (html === null) return;
+          if (html === null || busy()) return;
           body.innerHTML = html; // rendered and escaped by the server's templates
           failures = 0;
           stamp.textContent = "Updated " + new Date().toISOString().replace("T", " ").slice(0, 19) + "Z";
