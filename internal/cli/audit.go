@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/firebreak-sec/firebreak/internal/anchor"
 	"github.com/firebreak-sec/firebreak/internal/config"
 	"github.com/firebreak-sec/firebreak/internal/store"
 )
@@ -28,15 +30,21 @@ checks that each record links to the one before it and matches its own hash.
 Exit status: 0 and a one-line summary when the chain is intact; 1 naming the first
 record where it is broken; 2 when the store cannot be opened or read. The summary
 ends with the head hash: keep it elsewhere, and a later check can show that records
-were removed from the end, which the chain alone cannot.`,
+were removed from the end, which the chain alone cannot.
+
+With --anchors (or audit.anchor.location in the configuration), verify also reads
+every head the server wrote to that S3 bucket and checks that the chain still holds
+each anchored record with the anchored hash: a chain rebuilt as a whole, or cut
+short after an anchor, fails there, exit 1 naming the anchor.`,
 		Example: `  firebreak audit verify --data-dir data
-  firebreak audit verify --database postgres://firebreak@db/firebreak`,
+  firebreak audit verify --database postgres://firebreak@db/firebreak --anchors s3://firebreak-audit/firebreak/audit/`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runAuditVerify(cmd.Context(), s, cmd.Flags())
 		},
 	}
 	addStoreFlags(verify.Flags())
+	verify.Flags().String("anchors", "", "s3://BUCKET/PREFIX the chain's head was anchored in (default: audit.anchor.location)")
 	export := &cobra.Command{
 		Use:   "export",
 		Short: "Write every audit record, in order, as one JSON object per line",
@@ -83,7 +91,33 @@ func runAuditVerify(ctx context.Context, s *streams, flags *pflag.FlagSet) error
 	case err != nil:
 		return usageErr("%s: read the audit chain: %v; check that this is the database the server used", storeName(cfg), err)
 	}
-	fmt.Fprintln(s.out, sum.String())
+	location := cfg.Audit.Anchor.Location
+	if v, _ := flags.GetString("anchors"); v != "" {
+		location = v
+	}
+	if location == "" {
+		fmt.Fprintln(s.out, sum.String())
+		return nil
+	}
+	ac := cfg.Audit.Anchor
+	ac.Location = location
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return usageErr("AWS configuration: %v; check the credentials the SDK finds (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL)", err)
+	}
+	a, err := newAnchor(awsCfg, ac, "")
+	if err != nil {
+		return err
+	}
+	rep, err := a.Verify(ctx, st)
+	var m *anchor.Mismatch
+	switch {
+	case errors.As(err, &m):
+		return &exitError{code: ExitRejected, err: fmt.Errorf("%s: audit chain disagrees with its anchors in %s: %v; compare the chain with an earlier export or a backup", storeName(cfg), location, m)}
+	case err != nil:
+		return usageErr("%v", err)
+	}
+	fmt.Fprintf(s.out, "%s; %d anchors in %s agree, the latest at record %d\n", sum, rep.Anchors, location, rep.Latest)
 	return nil
 }
 

@@ -202,7 +202,7 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 		// that both find the same credentials and endpoint. --dev needs it only for queues.
 		awsCfg aws.Config
 	)
-	if !o.dev || len(cfg.SQS.Queues) > 0 {
+	if !o.dev || len(cfg.SQS.Queues) > 0 || cfg.Audit.Anchor.Location != "" {
 		if awsCfg, err = awsconfig.LoadDefaultConfig(ctx); err != nil {
 			return usageErr("AWS configuration: %v; check the credentials the SDK finds (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL)", err)
 		}
@@ -323,6 +323,19 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 	}
 	for _, q := range cfg.SQS.Queues {
 		log.Info("polling SQS", "queue", q.URL, "region", q.Region)
+	}
+
+	if cfg.Audit.Anchor.Location != "" {
+		a, err := newAnchor(awsCfg, cfg.Audit.Anchor, eng.ReplicaID())
+		if err != nil {
+			return err
+		}
+		anchorCtx, stopAnchor := context.WithCancel(context.WithoutCancel(ctx))
+		var anchoring sync.WaitGroup
+		anchoring.Go(func() { a.Loop(anchorCtx, st, cfg.Audit.Anchor.Every, log) })
+		// Stopped before the store closes, after everything that writes records.
+		defer func() { stopAnchor(); anchoring.Wait() }()
+		log.Info("anchoring the audit chain", "location", cfg.Audit.Anchor.Location, "every", cfg.Audit.Anchor.Every, "mode", cfg.Audit.Anchor.Mode)
 	}
 
 	if o.debugListen != "" {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	awssqs "github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
@@ -22,7 +25,9 @@ import (
 
 // TestServeSQSEndToEnd runs serve --dev with a queue configured on a moto server: the
 // example event sent to the queue opens an incident that is contained, the message is
-// deleted once stored, and the server stops cleanly with its poller.
+// deleted once stored, and the server stops cleanly with its poller. The same server
+// anchors its audit chain in a bucket with Object Lock on moto: audit verify --anchors
+// agrees with the chain afterwards, and names the anchor once the chain is cut short.
 func TestServeSQSEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary, and starts moto")
@@ -49,9 +54,15 @@ func TestServeSQSEndToEnd(t *testing.T) {
 	}
 	queue := aws.ToString(created.QueueUrl)
 
+	const bucket = "firebreak-audit"
+	if _, err := moto.S3Client(awsCfg).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket), ObjectLockEnabledForBucket: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+
 	dataDir := filepath.Join(tmp, "data")
 	cfgFile := filepath.Join(tmp, "firebreak.yaml")
-	cfgYAML := "sqs:\n  queues:\n    - url: " + queue + "\n      region: " + moto.Region + "\n      wait_time: 1s\n"
+	cfgYAML := "sqs:\n  queues:\n    - url: " + queue + "\n      region: " + moto.Region + "\n      wait_time: 1s\n" +
+		"audit:\n  anchor:\n    location: s3://" + bucket + "/prod\n    retention: 24h\n"
 	if err := os.WriteFile(cfgFile, []byte(cfgYAML), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -142,5 +153,31 @@ func TestServeSQSEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "polling SQS") {
 		t.Errorf("serve did not log that it polls the queue; log:\n%s", logs.String())
+	}
+
+	// The server anchored its chain at start and at shutdown: verify agrees with both.
+	verify := func() (string, error) {
+		cmd := exec.Command(bin, "audit", "verify", "--data-dir", dataDir, "--anchors", "s3://"+bucket+"/prod")
+		cmd.Dir, cmd.Env = root, env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := verify()
+	if err != nil || !strings.Contains(out, "anchors in s3://"+bucket+"/prod agree") {
+		t.Fatalf("audit verify --anchors: %v\n%s\nserve log:\n%s", err, out, logs.String())
+	}
+	// Cutting the chain short leaves it intact in itself, but not with its anchors.
+	db, err := sql.Open("sqlite", filepath.Join(dataDir, "firebreak.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)"); err != nil {
+		t.Fatal(err)
+	}
+	out, err = verify()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != ExitRejected || !strings.Contains(out, "cut short") {
+		t.Errorf("audit verify --anchors after cutting the chain short: %v\n%s\nwant exit %d saying it was cut short", err, out, ExitRejected)
 	}
 }

@@ -48,6 +48,8 @@ type Config struct {
 	// OIDC lets people sign in through an OpenID Connect identity provider: responders to
 	// the web console, and API callers with the provider's ID tokens as bearer tokens.
 	OIDC OIDC `yaml:"oidc"`
+	// Audit configures where the audit chain is anchored outside the database.
+	Audit Audit `yaml:"audit"`
 
 	// origins records where each value that is not a default came from, by path
 	// ("listen", "sqs.queues[0].url"), so that a check can point at it.
@@ -236,6 +238,29 @@ type OIDCGrant struct {
 	Clearance []string `yaml:"clearance"`
 }
 
+// Audit configures the audit chain beyond the database.
+type Audit struct {
+	Anchor Anchor `yaml:"anchor"`
+}
+
+// Anchor writes the chain's head to an S3 bucket with Object Lock every so often, so that
+// even someone who controls the database cannot rewrite the history before it unnoticed
+// (firebreak audit verify --anchors). Off unless Location is set.
+type Anchor struct {
+	// Location is s3://BUCKET or s3://BUCKET/PREFIX; the bucket must have Object Lock
+	// enabled. It is written with the server's own AWS credentials.
+	Location string `yaml:"location"`
+	// Region is the bucket's region. Default: the AWS configuration's.
+	Region string `yaml:"region"`
+	// Every is how often the head is written while the chain grows. Default 10m.
+	Every time.Duration `yaml:"every"`
+	// Retention is how long each anchor is locked. Default 8760h (a year).
+	Retention time.Duration `yaml:"retention"`
+	// Mode is GOVERNANCE (default: a user with s3:BypassGovernanceRetention may still
+	// delete) or COMPLIANCE (nobody may, not even the account's root, until retention ends).
+	Mode string `yaml:"mode"`
+}
+
 // Enabled reports whether OIDC sign-in is configured.
 func (o OIDC) Enabled() bool { return o.Issuer != "" }
 
@@ -285,6 +310,7 @@ func Default() *Config {
 			IncidentJoinWindow: 15 * time.Minute,
 		},
 		Approvals: Approvals{Timeout: time.Hour, OnTimeout: OnTimeoutDeny},
+		Audit:     Audit{Anchor: Anchor{Every: 10 * time.Minute, Retention: 365 * 24 * time.Hour, Mode: "GOVERNANCE"}},
 		Log:       Log{Level: "info", Format: "text"},
 		origins:   map[string]Error{},
 	}

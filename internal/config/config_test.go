@@ -101,6 +101,8 @@ func TestParseComplete(t *testing.T) {
 		Modes:     Modes{Force: "approve", Playbooks: map[string]string{"ec2-command-and-control": "dry-run"}},
 		Approvals: Approvals{Timeout: 45 * time.Minute, OnTimeout: "approve"},
 		Log:       Log{Level: "debug", Format: "json"},
+		Audit: Audit{Anchor: Anchor{Location: "s3://firebreak-audit-anchors/prod/", Region: "eu-west-1", Every: 5 * time.Minute,
+			Retention: 90 * 24 * time.Hour, Mode: "COMPLIANCE"}},
 		OIDC: OIDC{
 			Issuer:       "https://login.example.com/oauth2/default",
 			ClientID:     "firebreak-console",
@@ -184,7 +186,12 @@ func TestParseOneError(t *testing.T) {
 		{"accounts: {overrides: [{id: 011122223333}]}", ""}, // read as written, leading 0 and all
 		{"oidc: {issuer: 'https://idp.example', client_id: c, grants: [{group: g, role: viewer, clearance: [' ']}]}",
 			`f.yaml:1:99: oidc.grants[0].clearance[0]: " " is empty; give the value of a playbook's sensitivity label, such as restricted`},
-		{"x: &a [*a]", "f.yaml:1:1: the file: unknown field \"x\"; expected one of accounts, api_keys, approvals, data_dir, database, limits, listen, log, modes, oidc, playbooks, sqs"},
+		{"audit: {anchor: {location: 'b/x'}}", `f.yaml:1:28: audit.anchor.location: "b/x" is not an S3 location; write s3://BUCKET or s3://BUCKET/PREFIX`},
+		{"audit: {anchor: {location: 's3://audit-anchors/fb', mode: complience}}", `f.yaml:1:59: audit.anchor.mode: "COMPLIENCE" is not allowed (did you mean "COMPLIANCE"?); give one of GOVERNANCE, COMPLIANCE`},
+		{"audit: {anchor: {every: 10s}}", `f.yaml:1:25: audit.anchor.every: 10s is too often; anchor at most once a minute, like 10m`},
+		{"audit: {anchor: {retention: 36h}}", `f.yaml:1:29: audit.anchor.retention: 36h0m0s is not a whole number of days of at least one; S3 Object Lock keeps whole days, like 8760h for a year`},
+		{"audit: {anchor: {location: 's3://audit-anchors', region: eu-west-1, every: 5m, retention: 720h, mode: compliance}}", ""},
+		{"x: &a [*a]", "f.yaml:1:1: the file: unknown field \"x\"; expected one of accounts, api_keys, approvals, audit, data_dir, database, limits, listen, log, modes, oidc, playbooks, sqs"},
 	} {
 		t.Run(tc.yaml, func(t *testing.T) {
 			_, err := Parse("f.yaml", []byte(tc.yaml), testEnv)

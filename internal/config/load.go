@@ -221,6 +221,7 @@ func (c *Config) check() Errors {
 	k.accounts()
 	k.queues()
 	k.oidc()
+	k.anchor()
 	b := c.Limits.Breaker
 	if b.Window <= 0 {
 		k.errorf("limits.breaker.window", "limits.breaker.window: must be more than 0, like 1h")
@@ -407,13 +408,13 @@ func (k *checker) oidc() {
 				k.errorf(fmt.Sprintf("%s.accounts[%d]", path, j), "%s.accounts[%d]: %q is not a 12-digit account id", path, j, a)
 			}
 		}
-		id := g.Group + "\x00" + g.Role
 		for j, l := range g.Clearance {
 			if why := labelProblem(l); why != "" {
 				at := fmt.Sprintf("%s.clearance[%d]", path, j)
 				k.errorf(at, "%s: %q %s", at, l, why)
 			}
 		}
+		id := g.Group + "\x00" + g.Role
 		if j, dup := seen[id]; dup && g.Group != "" {
 			k.errorf(path, "%s: group %q is given role %s also at oidc.grants[%d]; merge the two", path, g.Group, g.Role, j)
 		}
@@ -456,6 +457,33 @@ func secureURL(u *url.URL) bool {
 	}
 	return false
 }
+
+var anchorModes = []string{"GOVERNANCE", "COMPLIANCE"}
+
+func (k *checker) anchor() {
+	// The API's values are upper case; people write either.
+	k.c.Audit.Anchor.Mode = strings.ToUpper(k.c.Audit.Anchor.Mode)
+	a := k.c.Audit.Anchor
+	if a.Location != "" {
+		rest, ok := strings.CutPrefix(a.Location, "s3://")
+		if bucket, _, _ := strings.Cut(rest, "/"); !ok || !bucketRE.MatchString(bucket) {
+			k.errorf("audit.anchor.location", "audit.anchor.location: %q is not an S3 location; write s3://BUCKET or s3://BUCKET/PREFIX", a.Location)
+		}
+	}
+	if a.Region != "" && !regionRE.MatchString(a.Region) {
+		k.errorf("audit.anchor.region", "audit.anchor.region: %q is not an AWS region; write it like us-east-1", a.Region)
+	}
+	if a.Every < time.Minute {
+		k.errorf("audit.anchor.every", "audit.anchor.every: %s is too often; anchor at most once a minute, like 10m", a.Every)
+	}
+	if a.Retention < 24*time.Hour || a.Retention%(24*time.Hour) != 0 {
+		k.errorf("audit.anchor.retention", "audit.anchor.retention: %s is not a whole number of days of at least one; S3 Object Lock keeps whole days, like 8760h for a year", a.Retention)
+	}
+	k.choice("audit.anchor.mode", a.Mode, anchorModes)
+}
+
+// bucketRE matches an S3 bucket name.
+var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 
 // seconds checks an SQS duration, which the API takes in whole seconds.
 func (k *checker) seconds(path string, d, most time.Duration, why string) {
