@@ -105,8 +105,9 @@ temporary directory unless --data-dir or --database is given, and prints an API 
 (FIREBREAK_API_KEY's, or a new one) and a curl command that posts an example event;
 it polls SQS only when queues are configured.
 
-SIGHUP reloads the playbooks, all or nothing: a set with any problem is logged and the
-running set stays in force. SIGINT or SIGTERM stops taking requests, lets the running
+SIGHUP reloads the playbooks, all or nothing, and so does a change to their files (looked
+for every 2 seconds): a set with any problem is logged and audited, and the running set
+stays in force. SIGINT or SIGTERM stops taking requests, lets the running
 ones, the messages received and the running steps finish, and exits.`,
 		Example: `  firebreak serve --dev
   FIREBREAK_API_KEY=... firebreak serve --config firebreak.yaml`,
@@ -165,6 +166,8 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 	}
 	log := cfg.Log.Logger(s.err)
 
+	// Taken before the files are read, so that a change made while they are is seen.
+	loadedFP, _ := fingerprint(cfg.Playbooks)
 	set, err := loadPlaybooks(s, cfg.Playbooks)
 	if err != nil {
 		return err
@@ -246,6 +249,9 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 	eng, err := engine.New(st, ecfg)
 	if err != nil {
 		return err
+	}
+	if err := eng.RecordConfig(ctx, "config.loaded", configName(flags), configRecord(cfg, set, o.dev)); err != nil {
+		return usageErr("database %s: record the configuration in the audit chain: %v; check that it is writable", storeName(cfg), err)
 	}
 
 	apiKeys := make([]server.APIKey, len(keys))
@@ -359,6 +365,7 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	changed := watchPlaybooks(ctx, cfg.Playbooks, playbookPollInterval, loadedFP)
 
 	var serveErr error
 loop:
@@ -371,7 +378,10 @@ loop:
 			serveErr = fmt.Errorf("serve on %s: %w", addr, err)
 			break loop
 		case <-hup:
-			reloadPlaybooks(cfg, eng, current, log)
+			reloadPlaybooks(ctx, cfg, eng, current, log)
+		case <-changed:
+			log.Info("playbook files changed; reloading", "dir", cfg.Playbooks)
+			reloadPlaybooks(ctx, cfg, eng, current, log)
 		}
 	}
 
@@ -495,26 +505,32 @@ func newDecider(set *playbook.Set, modes config.Modes) *decide.Engine {
 // reloadPlaybooks replaces the engine's playbooks with the directory's current ones, all or
 // nothing: half a set could drop the playbook that contains an incident now, so a set with
 // any problem leaves the running one in force.
-func reloadPlaybooks(cfg *config.Config, eng *engine.Engine, current *atomic.Pointer[loadedPlaybooks], log *slog.Logger) {
+func reloadPlaybooks(ctx context.Context, cfg *config.Config, eng *engine.Engine, current *atomic.Pointer[loadedPlaybooks], log *slog.Logger) {
 	set, err := playbook.LoadDir(cfg.Playbooks, catalog.Default())
 	if err != nil {
+		problems := []string{err.Error()}
 		var les playbook.LoadErrors
-		if !errors.As(err, &les) {
-			log.Error("playbooks not reloaded: the previous set stays in force; fix the problem and send SIGHUP again",
-				"dir", cfg.Playbooks, "err", err)
-			return
+		if errors.As(err, &les) {
+			problems = problems[:0]
+			for _, le := range les {
+				log.Error("playbook problem", "at", le.Error())
+				problems = append(problems, le.Error())
+			}
 		}
-		for _, le := range les {
-			log.Error("playbook problem", "at", le.Error())
+		log.Error("playbooks not reloaded: the previous set stays in force; fix the problems, and the files are read again when they change (or on SIGHUP)",
+			"dir", cfg.Playbooks, "problems", len(problems))
+		if err := eng.RecordConfig(ctx, "playbooks.rejected", cfg.Playbooks, map[string]any{"problems": problems}); err != nil {
+			log.Error("audit the rejected playbooks", "err", err)
 		}
-		log.Error("playbooks not reloaded: the previous set stays in force; fix the problems and send SIGHUP again",
-			"dir", cfg.Playbooks, "problems", len(les))
 		return
 	}
 	decider := newDecider(set, cfg.Modes)
 	current.Store(newLoadedPlaybooks(set, decider))
 	eng.SetDecider(decider)
 	log.Info("playbooks reloaded", "dir", cfg.Playbooks, "count", len(set.Playbooks))
+	if err := eng.RecordConfig(ctx, "playbooks.reloaded", cfg.Playbooks, map[string]any{"playbooks": playbookNames(set)}); err != nil {
+		log.Error("audit the reloaded playbooks", "err", err)
+	}
 }
 
 // openStore opens the configured database. create says whether a missing SQLite file may
