@@ -149,7 +149,34 @@ func TestBrowser(t *testing.T) {
 	run("see the new incident appear",
 		chromedp.WaitVisible(chromedp.CSS(`a[href="`+Prefix+`/incidents/`+late.ID+`"]`)),
 		shot("incidents"))
+
+	// A playbook with its runbook, and the exceptions in force.
+	run("read a playbook",
+		chromedp.Navigate(base+"/playbooks"),
+		chromedp.WaitVisible(chromedp.CSS("#playbooks")),
+		chromedp.Click(chromedp.CSS(`#playbooks a[href="`+Prefix+`/playbooks/ec2-compromise-prod"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#runbook")),
+		shot("playbook"))
+	if rb := text("#runbook"); !strings.Contains(rb, "aws ec2") {
+		t.Errorf("the playbook page's runbook holds no AWS commands: %.200q", rb)
+	}
+	x, err := f.eng.CreateException(ctxReq, engine.ExceptionRequest{Resource: "i-0a1b2c3d4e5f60004", Account: "",
+		Playbooks: []string{"*"}, Reason: "Forensic imaging under way (INC-4712)", Expires: time.Now().Add(72 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("see the exceptions",
+		chromedp.Navigate(base+"/exceptions"),
+		chromedp.WaitVisible(chromedp.CSS("#show-all")),
+		shot("exceptions"))
+	if list := text("main"); !strings.Contains(list, x.ID) {
+		t.Errorf("the exceptions page does not list %s", x.ID)
+	}
 }
+
+// tallPages are photographed as far as the window shows rather than whole: a playbook's
+// runbook runs to several screens, which the documentation does not need.
+var tallPages = map[string]bool{"playbook": true}
 
 // startBrowser starts headless chromium for one test, as the machine's own package
 // installs it, and returns the test's browser context with helpers that run actions
@@ -204,7 +231,11 @@ func startBrowser(t *testing.T) (ctx context.Context, run func(what string, acti
 	dir := shotDir(t)
 	shot = func(name string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg)
+			capture := chromedp.FullScreenshot(100)
+			if tallPages[name] {
+				capture = chromedp.CaptureScreenshot()
+			}
+			png, err := capture(ctx, tg)
 			if err != nil {
 				return err
 			}
