@@ -66,6 +66,9 @@ type Options struct {
 	// Logger receives failures the caller is not told the details of. Nil: none.
 	Logger    *slog.Logger
 	RateLimit RateLimit
+	// Throttle, when set, refuses with 429 the requests of an address that has presented
+	// too many bad credentials, until its allowance refills. Nil: no throttling.
+	Throttle *auth.Throttle
 	// Now is the clock of audit records; time.Now when nil.
 	Now func() time.Time
 }
@@ -186,9 +189,19 @@ func (h *Handler) guard(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{requestID: requestID(r), source: sourceOf(r), route: rt}
 		w.Header().Set("X-Request-Id", c.requestID)
+		// An address that has been presenting bad credentials waits before its next ones
+		// are even checked.
+		if wait := h.opts.Throttle.Wait(c.source); wait > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			h.problem(w, c, http.StatusTooManyRequests, "too many failed authentications from "+c.source+"; check the token, and try again after Retry-After seconds", nil)
+			return
+		}
 		p, err := h.opts.Auth.Authenticate(r)
 		switch {
 		case errors.Is(err, auth.ErrUnauthenticated):
+			if r.Header.Get("Authorization") != "" {
+				h.opts.Throttle.Fail(c.source)
+			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="firebreak"`)
 			h.problem(w, c, http.StatusUnauthorized, err.Error(), nil)
 			return

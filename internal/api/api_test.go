@@ -712,6 +712,53 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// TestThrottleBadCredentials checks that an address presenting bad tokens is refused with
+// 429 once it has spent its allowance, good token or not, while other addresses and
+// requests without credentials are not held up.
+func TestThrottleBadCredentials(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	f := newFixture(t, store.SQLite, RateLimit{}, clock)
+	good, _ := f.token(t, auth.Viewer, 0)
+	h, err := New(Options{Engine: f.eng, Store: f.store, Auth: &auth.Authenticator{Store: f.store}, Catalogue: catalog.Default(),
+		Throttle: auth.NewThrottle(3, 10*time.Second, clock)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(addr, token string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/v1/incidents", nil)
+		r.RemoteAddr = addr + ":40000"
+		if token != "" {
+			r.Header.Set("Authorization", token)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	for i := range 5 {
+		if w := call("192.0.2.9", ""); w.Code != http.StatusUnauthorized {
+			t.Fatalf("no credentials, call %d: %d, want 401 and no throttling", i, w.Code)
+		}
+	}
+	for i, want := range []int{401, 401, 401, 429} {
+		if w := call("192.0.2.7", bearer("fbk_guess")); w.Code != want {
+			t.Errorf("bad token %d: %d, want %d", i, w.Code, want)
+		}
+	}
+	w := call("192.0.2.7", bearer(good))
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "10" ||
+		!strings.Contains(decodeAs[Problem](t, w).Detail, "too many failed authentications from 192.0.2.7") {
+		t.Errorf("good token from the throttled address: %d %q %s, want 429 with Retry-After 10", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if w := call("192.0.2.8", bearer(good)); w.Code != http.StatusOK {
+		t.Errorf("good token from another address: %d, want 200", w.Code)
+	}
+	now = now.Add(10 * time.Second)
+	if w := call("192.0.2.7", bearer(good)); w.Code != http.StatusOK {
+		t.Errorf("good token after the allowance refilled: %d, want 200", w.Code)
+	}
+}
+
 // TestUnknownRoutes checks that paths and methods no route serves are answered with problem
 // documents.
 func TestUnknownRoutes(t *testing.T) {

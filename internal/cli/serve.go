@@ -275,9 +275,12 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 	}
 	// Sensitivity clearance comes with the principal (its token's, or its OIDC groups'), so
 	// that the API and the console apply one rule without being handed it.
+	// One allowance of bad credentials per address, whether presented to the API or at
+	// the console's sign-in.
+	throttle := auth.NewThrottle(serveAuthFailures, serveAuthRefill, nil)
 	responders, err := api.New(api.Options{Engine: eng, Store: st, Auth: authn,
 		Catalogue: catalog.Default(), Inventory: inv, Logger: log,
-		RateLimit: api.RateLimit{PerSecond: serveAPIRate, Burst: serveAPIBurst},
+		RateLimit: api.RateLimit{PerSecond: serveAPIRate, Burst: serveAPIBurst}, Throttle: throttle,
 		Playbooks: func() *playbook.Set { return current.Load().set },
 		Decider:   func() *decide.Engine { return current.Load().decider }})
 	if err != nil {
@@ -285,7 +288,7 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 	}
 	// The console: the same engine and authorisation, for people at a browser.
 	ui, err := console.New(console.Options{Engine: eng, Store: st, Auth: authn,
-		Catalogue: catalog.Default(), Inventory: inv, Logger: log, OIDC: oidcLogin,
+		Catalogue: catalog.Default(), Inventory: inv, Logger: log, OIDC: oidcLogin, Throttle: throttle,
 		Playbooks: func() *playbook.Set { return current.Load().set }})
 	if err != nil {
 		return err
@@ -722,6 +725,10 @@ func (n logNotifier) Notify(ctx context.Context, m action.Notification) (retry b
 const (
 	serveAPIRate  = 20
 	serveAPIBurst = 40
+	// serveAuthFailures bad credentials an address may present at once, and one more every
+	// serveAuthRefill: a person who mistypes is not held up, a guesser gets ten a minute.
+	serveAuthFailures = 10
+	serveAuthRefill   = 6 * time.Second
 )
 
 // routeResponders sends the responders' API (/v1/... other than /v1/events) to api, the

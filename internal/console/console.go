@@ -66,6 +66,9 @@ type Options struct {
 	Playbooks func() *playbook.Set
 	// Logger receives failures the responder is not shown the details of. Nil: none.
 	Logger *slog.Logger
+	// Throttle, when set, refuses sign-in from an address that has presented too many
+	// bad tokens, until its allowance refills; the API's is the same one. Nil: none.
+	Throttle *auth.Throttle
 	// Now is the clock of sessions and audit records; time.Now when nil.
 	Now func() time.Time
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -574,5 +575,24 @@ func TestSafeNext(t *testing.T) {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestSignInThrottled checks that an address whose tokens keep being refused is told to
+// wait, and is not let in meanwhile even with a good token.
+func TestSignInThrottled(t *testing.T) {
+	f := newFixture(t)
+	f.c.opts.Throttle = auth.NewThrottle(2, time.Minute, nil)
+	good, _ := f.token(t, auth.Viewer)
+	b := f.browser(t)
+	for i, want := range []int{http.StatusUnauthorized, http.StatusUnauthorized, http.StatusTooManyRequests} {
+		a := b.post(Prefix+"/login", Prefix+"/login", url.Values{"token": {"fbk_guess" + strconv.Itoa(i)}})
+		if a.code != want {
+			t.Errorf("bad token %d: %d, want %d", i, a.code, want)
+		}
+	}
+	a := b.post(Prefix+"/login", Prefix+"/login", url.Values{"token": {good}})
+	if a.code != http.StatusTooManyRequests || !strings.Contains(a.body, "Too many tokens were refused from this address") {
+		t.Errorf("good token while throttled: %d, want 429 saying why", a.code)
 	}
 }

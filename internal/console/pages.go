@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -87,9 +88,15 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, v *call) {
 		again(http.StatusUnprocessableEntity, "Paste an API token (it starts with "+auth.TokenPrefix+"). Create one with firebreak token create.")
 		return
 	}
+	if wait := c.opts.Throttle.Wait(v.source); wait > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		again(http.StatusTooManyRequests, fmt.Sprintf("Too many tokens were refused from this address. Check the token and try again in %d seconds.", int(math.Ceil(wait.Seconds()))))
+		return
+	}
 	p, err := c.recheck(r, tok)
 	switch {
 	case errors.Is(err, auth.ErrUnauthenticated):
+		c.opts.Throttle.Fail(v.source)
 		// The message says why (unknown, expired) without echoing the token.
 		again(http.StatusUnauthorized, "That token was not accepted: "+strings.TrimPrefix(err.Error(), "unauthenticated: "))
 		return
