@@ -10,13 +10,12 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/firebreak-sec/firebreak/internal/action"
 	"github.com/firebreak-sec/firebreak/internal/auth"
 	"github.com/firebreak-sec/firebreak/internal/engine"
 	"github.com/firebreak-sec/firebreak/internal/event"
+	"github.com/firebreak-sec/firebreak/internal/input"
 )
 
 // ActionRequest is the body of POST /v1/actions (CONTRACTS §5).
@@ -187,15 +186,15 @@ func validate(req *ActionRequest, cat *action.Catalogue) []InvalidParam {
 	case req.Action == "":
 		add("action", "required; name an action such as ec2.isolate")
 	case !known:
-		add("action", fmt.Sprintf("no action is called %q", clip(req.Action)))
+		add("action", fmt.Sprintf("no action is called %q", input.Clip(req.Action)))
 	}
 	switch k := event.Kind(req.Target.Kind); {
 	case req.Target.Kind == "":
 		add("target.kind", "required")
 	case known && !spec.Accepts(k):
-		add("target.kind", fmt.Sprintf("%s does not act on a %s; it acts on %s", spec.Name, clip(req.Target.Kind), kinds(spec.Targets)))
+		add("target.kind", fmt.Sprintf("%s does not act on a %s; it acts on %s", spec.Name, input.Clip(req.Target.Kind), kinds(spec.Targets)))
 	}
-	if !auth.ValidAccount(req.Target.Account) {
+	if !input.Account(req.Target.Account) {
 		add("target.account", "must be a 12-digit AWS account id")
 	}
 	if !regionPattern.MatchString(req.Target.Region) {
@@ -204,39 +203,19 @@ func validate(req *ActionRequest, cat *action.Catalogue) []InvalidParam {
 	switch id := req.Target.ID; {
 	case id == "":
 		add("target.id", "required; the resource's id as its AWS API takes it (i-0abc..., a user name)")
-	case len(id) > maxID || !printable(id) || strings.ContainsAny(id, " \t"):
+	case len(id) > maxID || !input.Printable(id) || strings.ContainsAny(id, " \t"):
 		add("target.id", fmt.Sprintf("must be at most %d printable characters without spaces", maxID))
 	}
 	switch {
 	case strings.TrimSpace(req.Reason) == "":
 		add("reason", "required; say why, for the audit and the resource's owners")
-	case len(req.Reason) > maxReason || !printable(req.Reason):
+	case len(req.Reason) > maxReason || !input.Printable(req.Reason):
 		add("reason", fmt.Sprintf("must be at most %d printable characters", maxReason))
 	}
-	if len(req.Ticket) > maxTicket || !printable(req.Ticket) {
+	if len(req.Ticket) > maxTicket || !input.Printable(req.Ticket) {
 		add("ticket", fmt.Sprintf("must be at most %d printable characters", maxTicket))
 	}
 	return bad
-}
-
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
-}
-
-// clip keeps echoed input short in messages.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }
 
 func kinds(ks []event.Kind) string {
@@ -301,7 +280,7 @@ func (h *Handler) postAction(w http.ResponseWriter, r *http.Request, c *call) {
 			tags, ok := inv.ResourceTags(target.Account, target.Region, target.Kind, target.ID)
 			if !ok {
 				h.invalid(w, c, http.StatusUnprocessableEntity, []InvalidParam{{"target.id",
-					fmt.Sprintf("no %s %s in account %s, region %s", target.Kind, clip(target.ID), target.Account, target.Region)}})
+					fmt.Sprintf("no %s %s in account %s, region %s", target.Kind, input.Clip(target.ID), target.Account, target.Region)}})
 				return
 			}
 			target.Tags = tags

@@ -11,6 +11,7 @@ import (
 
 	"github.com/firebreak-sec/firebreak/internal/auth"
 	"github.com/firebreak-sec/firebreak/internal/engine"
+	"github.com/firebreak-sec/firebreak/internal/input"
 	"github.com/firebreak-sec/firebreak/internal/store"
 )
 
@@ -112,7 +113,7 @@ func (h *Handler) exceptionValues(req ExceptionRequest) (xr engine.ExceptionRequ
 	if req.Expires != "" {
 		t, err := time.Parse(time.RFC3339, req.Expires)
 		if err != nil {
-			badTime = &InvalidParam{"expires", fmt.Sprintf("%q is not an RFC 3339 time such as 2026-12-01T00:00:00Z", clip(req.Expires))}
+			badTime = &InvalidParam{"expires", fmt.Sprintf("%q is not an RFC 3339 time such as 2026-12-01T00:00:00Z", input.Clip(req.Expires))}
 		}
 		xr.Expires = t
 	}
@@ -126,16 +127,6 @@ func (h *Handler) exceptionValues(req ExceptionRequest) (xr engine.ExceptionRequ
 		bad = append(bad, *badTime)
 	}
 	return xr, bad
-}
-
-// exceptionAllowed says whether p may do perm to an exception concerning account (see
-// store.Exception.InAccount). An exception tied to no account, a resource given by its id
-// alone, may reach a resource in any account, so only a caller for every account may.
-func exceptionAllowed(p auth.Principal, perm auth.Permission, account string) bool {
-	if !p.RoleAllows(perm) {
-		return false
-	}
-	return len(p.Accounts) == 0 || (account != "" && p.InScope(account))
 }
 
 // notAllowed says why p may not touch an exception concerning account.
@@ -169,7 +160,7 @@ func (h *Handler) createException(w http.ResponseWriter, r *http.Request, c *cal
 		return
 	}
 	account := (&store.Exception{Resource: xr.Resource, Account: xr.Account}).InAccount()
-	if !exceptionAllowed(c.principal, auth.Administer, account) {
+	if !auth.AllowedReaching(c.principal, auth.Administer, account) {
 		subject := "account " + xr.Account
 		if xr.Resource != "" {
 			subject = "resource " + xr.Resource
@@ -221,7 +212,7 @@ func (h *Handler) listExceptions(w http.ResponseWriter, r *http.Request, c *call
 	if state != listActive && state != listAll {
 		bad = append(bad, InvalidParam{"state", "must be active (in force now) or all (expired and revoked too)"})
 	}
-	if account != "" && !auth.ValidAccount(account) {
+	if account != "" && !input.Account(account) {
 		bad = append(bad, InvalidParam{"account", "must be a 12-digit AWS account id"})
 	}
 	if len(bad) > 0 {
@@ -244,7 +235,7 @@ func (h *Handler) listExceptions(w http.ResponseWriter, r *http.Request, c *call
 		return
 	}
 	for _, x := range list {
-		if exceptionAllowed(c.principal, auth.Read, x.InAccount()) {
+		if auth.AllowedReaching(c.principal, auth.Read, x.InAccount()) {
 			out.Exceptions = append(out.Exceptions, h.exceptionView(x))
 		}
 	}
@@ -269,7 +260,7 @@ func (h *Handler) exception(w http.ResponseWriter, r *http.Request, c *call) (*s
 		h.problem(w, c, http.StatusServiceUnavailable, "the exception could not be read; try again shortly", nil)
 		return nil, false
 	}
-	if !exceptionAllowed(c.principal, c.route.perm, x.InAccount()) {
+	if !auth.AllowedReaching(c.principal, c.route.perm, x.InAccount()) {
 		h.refuse(w, r, c, x.ID, notAllowed(c.principal, x.InAccount()))
 		return nil, false
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/firebreak-sec/firebreak/internal/action/catalog"
+	"github.com/firebreak-sec/firebreak/internal/input"
 )
 
 // FuzzActionRequest feeds arbitrary bodies to the POST /v1/actions decoder and validator:
@@ -80,7 +81,7 @@ func FuzzComment(f *testing.F) {
 			}
 			return
 		}
-		if len(comment) > MaxComment || !printable(comment) {
+		if len(comment) > MaxComment || !input.Printable(comment) {
 			t.Fatalf("accepted a comment outside the limits: %q", comment)
 		}
 		again, err := json.Marshal(commentBody{Comment: comment})

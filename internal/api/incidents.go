@@ -15,6 +15,7 @@ import (
 	"github.com/firebreak-sec/firebreak/internal/action"
 	"github.com/firebreak-sec/firebreak/internal/auth"
 	"github.com/firebreak-sec/firebreak/internal/engine"
+	"github.com/firebreak-sec/firebreak/internal/input"
 	"github.com/firebreak-sec/firebreak/internal/store"
 )
 
@@ -72,10 +73,10 @@ func (h *Handler) listIncidents(w http.ResponseWriter, r *http.Request, c *call)
 	if f.State != "" && !slices.Contains(states, f.State) {
 		bad = append(bad, InvalidParam{"state", "must be one of " + strings.Join(states, ", ")})
 	}
-	if f.Account != "" && !auth.ValidAccount(f.Account) {
+	if f.Account != "" && !input.Account(f.Account) {
 		bad = append(bad, InvalidParam{"account", "must be a 12-digit AWS account id"})
 	}
-	if len(f.Playbook) > 128 || !printable(f.Playbook) {
+	if len(f.Playbook) > 128 || !input.Printable(f.Playbook) {
 		bad = append(bad, InvalidParam{"playbook", "must be at most 128 printable characters"})
 	}
 	if s := q.Get("limit"); s != "" {
@@ -206,7 +207,7 @@ func DecodeComment(body []byte) (string, []InvalidParam) {
 	if m != nil {
 		str(m, "comment", "comment", &b.Comment, &bad)
 	}
-	if len(bad) == 0 && (len(b.Comment) > MaxComment || !printable(b.Comment)) {
+	if len(bad) == 0 && (len(b.Comment) > MaxComment || !input.Printable(b.Comment)) {
 		bad = append(bad, InvalidParam{"comment", fmt.Sprintf("must be at most %d printable characters", MaxComment)})
 	}
 	if len(bad) > 0 {

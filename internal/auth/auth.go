@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak-sec/firebreak/internal/input"
 	"github.com/firebreak-sec/firebreak/internal/store"
 )
 
@@ -129,6 +130,17 @@ func Allowed(p Principal, perm Permission, account string) bool {
 		return false
 	}
 	return account == "" || p.InScope(account)
+}
+
+// AllowedReaching reports whether p may do perm to something concerning account, where an
+// empty account means it may reach every account (an exception for a resource named by its
+// id alone): then only a principal scoped to every account may. Allowed, by contrast,
+// takes an empty account as concerning none.
+func AllowedReaching(p Principal, perm Permission, account string) bool {
+	if !p.RoleAllows(perm) {
+		return false
+	}
+	return len(p.Accounts) == 0 || (account != "" && p.InScope(account))
 }
 
 // ErrUnauthenticated is wrapped by every Authenticate error that means the request carries
@@ -246,7 +258,7 @@ func Issue(ctx context.Context, s *store.Store, o IssueOptions) (string, store.T
 		return "", store.Token{}, fmt.Errorf("unknown role %q; use one of viewer, responder, approver, admin", o.Role)
 	}
 	for _, a := range o.Accounts {
-		if !ValidAccount(a) {
+		if !input.Account(a) {
 			return "", store.Token{}, fmt.Errorf("account %q is not a 12-digit AWS account id", a)
 		}
 	}
@@ -290,17 +302,4 @@ func Issue(ctx context.Context, s *store.Store, o IssueOptions) (string, store.T
 		return "", store.Token{}, err
 	}
 	return tok, t, nil
-}
-
-// ValidAccount reports whether s is an AWS account id: exactly 12 ASCII digits.
-func ValidAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

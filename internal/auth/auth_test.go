@@ -48,6 +48,11 @@ func TestAllowed(t *testing.T) {
 					if got := Allowed(p, perm, tt.account); got != tt.want {
 						t.Errorf("Allowed(%s scoped=%v, %s, %q) = %v, want %v", role, scoped, perm, tt.account, got, tt.want)
 					}
+					// What may reach every account is for the unscoped alone.
+					reaching := tt.want && (tt.account != "" || !scoped)
+					if got := AllowedReaching(p, perm, tt.account); got != reaching {
+						t.Errorf("AllowedReaching(%s scoped=%v, %s, %q) = %v, want %v", role, scoped, perm, tt.account, got, reaching)
+					}
 				}
 			}
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/firebreak-sec/firebreak/internal/input"
 )
 
 // ClaimMapper turns the claims of an identity provider's verified token into a principal
@@ -37,7 +39,7 @@ func NewClaimMapper(groupsClaim string, grants []Grant) (*ClaimMapper, error) {
 			return nil, fmt.Errorf("oidc: grant %d (group %s): unknown role %q; use one of viewer, responder, approver, admin", i+1, g.Group, g.Role)
 		}
 		for _, a := range g.Accounts {
-			if !ValidAccount(a) {
+			if !input.Account(a) {
 				return nil, fmt.Errorf("oidc: grant %d (group %s): account %q is not a 12-digit AWS account id", i+1, g.Group, a)
 			}
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/firebreak-sec/firebreak/internal/decide"
 	"github.com/firebreak-sec/firebreak/internal/engine"
 	"github.com/firebreak-sec/firebreak/internal/event"
+	"github.com/firebreak-sec/firebreak/internal/input"
 	"github.com/firebreak-sec/firebreak/internal/playbook"
 	"github.com/firebreak-sec/firebreak/internal/store"
 	"github.com/firebreak-sec/firebreak/internal/store/storetest"
@@ -129,7 +130,7 @@ func (f *fakeAPI) postAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var bad []api.InvalidParam
-	if !auth.ValidAccount(req.Target.Account) {
+	if !input.Account(req.Target.Account) {
 		bad = append(bad, api.InvalidParam{Name: "target.account", Reason: "must be a 12-digit AWS account id"})
 	}
 	if !strings.HasPrefix(req.Target.ID, "i-") && req.Target.Kind == "instance" {

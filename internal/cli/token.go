@@ -14,6 +14,7 @@ import (
 
 	"github.com/firebreak-sec/firebreak/internal/auth"
 	"github.com/firebreak-sec/firebreak/internal/config"
+	"github.com/firebreak-sec/firebreak/internal/input"
 )
 
 func newTokenCmd(s *streams) *cobra.Command {
@@ -72,7 +73,7 @@ func runTokenCreate(ctx context.Context, s *streams, o *tokenOptions, flags *pfl
 		if a = strings.TrimSpace(a); a == "" {
 			continue
 		}
-		if !auth.ValidAccount(a) {
+		if !input.Account(a) {
 			return usageErr("--accounts: %q is not a 12-digit AWS account id", a)
 		}
 		accounts = append(accounts, a)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/firebreak-sec/firebreak/internal/auth"
 	"github.com/firebreak-sec/firebreak/internal/engine"
+	"github.com/firebreak-sec/firebreak/internal/input"
 )
 
 // closeForm is the confirmation page: what closing leaves in place and what it ends,
@@ -46,7 +47,7 @@ func (c *Console) closeIncident(w http.ResponseWriter, r *http.Request, v *call)
 		return
 	}
 	comment := strings.TrimSpace(r.PostFormValue("comment"))
-	if len(comment) > maxComment || !printable(comment) {
+	if len(comment) > maxComment || !input.Printable(comment) {
 		c.fail(w, r, v, http.StatusBadRequest, fmt.Sprintf("The comment must be at most %d printable characters. Go back and shorten it.", maxComment), back+"/close")
 		return
 	}

@@ -46,16 +46,6 @@ type exceptionRequest struct {
 var exceptionFields = map[string]string{"resource": "resource", "account": "account", "playbooks": "playbook",
 	"reason": "reason", "approved_by": "approved_by", "expires": "lasts"}
 
-// exceptionAllowed says whether p may do perm to an exception concerning account, as the
-// API judges it: an exception tied to no account (a resource by its id alone) may reach
-// any account, so only a principal for every account may.
-func exceptionAllowed(p auth.Principal, perm auth.Permission, account string) bool {
-	if !p.RoleAllows(perm) {
-		return false
-	}
-	return len(p.Accounts) == 0 || (account != "" && p.InScope(account))
-}
-
 func exceptionRefusal(p auth.Principal, account string) string {
 	if account == "" {
 		return "Your token is scoped to some accounts, and this exception names no account. Give the resource as an ARN, whose account is in your scope, or ask an administrator whose token covers every account."
@@ -79,12 +69,12 @@ func (c *Console) exceptions(w http.ResponseWriter, r *http.Request, v *call) {
 	}
 	var rows []exceptionRow
 	for _, x := range list {
-		if !exceptionAllowed(v.principal, auth.Read, x.InAccount()) {
+		if !auth.AllowedReaching(v.principal, auth.Read, x.InAccount()) {
 			continue
 		}
 		state := x.State(c.now())
 		rows = append(rows, exceptionRow{Exception: x, State: state,
-			CanRevoke: state == store.ExceptionActive && exceptionAllowed(v.principal, auth.Administer, x.InAccount())})
+			CanRevoke: state == store.ExceptionActive && auth.AllowedReaching(v.principal, auth.Administer, x.InAccount())})
 	}
 	c.render(w, r, v, http.StatusOK, "exceptions", "Exceptions", map[string]any{
 		"Rows": rows, "All": all, "CanCreate": v.principal.RoleAllows(auth.Administer)})
@@ -126,7 +116,7 @@ func (c *Console) createException(w http.ResponseWriter, r *http.Request, v *cal
 		return
 	}
 	account := (&store.Exception{Resource: xr.Resource, Account: xr.Account}).InAccount()
-	if !exceptionAllowed(v.principal, auth.Administer, account) {
+	if !auth.AllowedReaching(v.principal, auth.Administer, account) {
 		subject := "account " + xr.Account
 		if xr.Resource != "" {
 			subject = "resource " + xr.Resource
@@ -193,7 +183,7 @@ func (c *Console) loadException(w http.ResponseWriter, r *http.Request, v *call,
 		c.fail(w, r, v, http.StatusServiceUnavailable, "The exception could not be read just now. Reload the page in a moment.", back)
 		return nil, false
 	}
-	if !exceptionAllowed(v.principal, perm, x.InAccount()) {
+	if !auth.AllowedReaching(v.principal, perm, x.InAccount()) {
 		c.refuse(w, r, v, x.ID, exceptionRefusal(v.principal, x.InAccount()))
 		return nil, false
 	}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/firebreak-sec/firebreak/internal/auth"
+	"github.com/firebreak-sec/firebreak/internal/input"
 )
 
 // OIDC browser sign-in: the authorization-code flow with PKCE. The console sends the
@@ -263,7 +264,7 @@ func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request, v *call) 
 		if d := q.Get("error_description"); d != "" {
 			msg += ": " + d
 		}
-		if len(msg) > 300 || !printable(msg) {
+		if len(msg) > 300 || !input.Printable(msg) {
 			msg = e
 		}
 		again(http.StatusUnauthorized, "The identity provider did not sign you in ("+msg+"). Sign in again, or ask an administrator.")

@@ -11,13 +11,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/firebreak-sec/firebreak/internal/action"
 	"github.com/firebreak-sec/firebreak/internal/auth"
 	"github.com/firebreak-sec/firebreak/internal/engine"
 	"github.com/firebreak-sec/firebreak/internal/event"
+	"github.com/firebreak-sec/firebreak/internal/input"
 	"github.com/firebreak-sec/firebreak/internal/store"
 )
 
@@ -36,18 +35,6 @@ var (
 	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 	idPattern     = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 )
-
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
-}
 
 // loginForm shows the sign-in form, starting an unauthenticated session to carry its CSRF
 // token, so that nobody can sign a browser in with a token of their choosing.
@@ -143,11 +130,11 @@ func readFilter(r *http.Request) listFilter {
 		f.Problems = append(f.Problems, "State must be one of "+strings.Join(states, ", ")+"; showing every state.")
 		f.State = ""
 	}
-	if f.Account != "" && !auth.ValidAccount(f.Account) {
+	if f.Account != "" && !input.Account(f.Account) {
 		f.Problems = append(f.Problems, "Account must be a 12-digit AWS account id; showing every account.")
 		f.Account = ""
 	}
-	if len(f.Playbook) > 128 || !printable(f.Playbook) {
+	if len(f.Playbook) > 128 || !input.Printable(f.Playbook) {
 		f.Problems = append(f.Problems, "Playbook must be at most 128 printable characters; showing every playbook.")
 		f.Playbook = ""
 	}
@@ -367,7 +354,7 @@ func (c *Console) decide(w http.ResponseWriter, r *http.Request, v *call) {
 		return
 	}
 	comment := strings.TrimSpace(r.PostFormValue("comment"))
-	if len(comment) > maxComment || !printable(comment) {
+	if len(comment) > maxComment || !input.Printable(comment) {
 		c.fail(w, r, v, http.StatusBadRequest, fmt.Sprintf("The comment must be at most %d printable characters. Go back and shorten it.", maxComment), Prefix+"/approvals")
 		return
 	}
@@ -519,7 +506,7 @@ func (c *Console) isolate(w http.ResponseWriter, r *http.Request, v *call) {
 	if !known || !spec.Accepts(event.KindInstance) {
 		problems["action"] = "Choose one of the listed actions."
 	}
-	if !auth.ValidAccount(req.Account) {
+	if !input.Account(req.Account) {
 		problems["account"] = "Enter the 12-digit AWS account id, such as 111122223333."
 	}
 	if !regionPattern.MatchString(req.Region) {
@@ -528,16 +515,16 @@ func (c *Console) isolate(w http.ResponseWriter, r *http.Request, v *call) {
 	switch {
 	case req.Instance == "":
 		problems["instance"] = "Enter the instance id, such as i-0abc123."
-	case len(req.Instance) > maxID || !printable(req.Instance) || strings.ContainsAny(req.Instance, " \t"):
+	case len(req.Instance) > maxID || !input.Printable(req.Instance) || strings.ContainsAny(req.Instance, " \t"):
 		problems["instance"] = fmt.Sprintf("An instance id is at most %d characters without spaces.", maxID)
 	}
 	switch {
 	case req.Reason == "":
 		problems["reason"] = "Say why, for the audit and the instance's owners."
-	case len(req.Reason) > maxReason || !printable(req.Reason):
+	case len(req.Reason) > maxReason || !input.Printable(req.Reason):
 		problems["reason"] = fmt.Sprintf("At most %d characters, on one line.", maxReason)
 	}
-	if len(req.Ticket) > maxTicket || !printable(req.Ticket) {
+	if len(req.Ticket) > maxTicket || !input.Printable(req.Ticket) {
 		problems["ticket"] = fmt.Sprintf("At most %d characters.", maxTicket)
 	}
 	if len(problems) > 0 {

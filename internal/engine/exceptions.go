@@ -11,12 +11,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/firebreak-sec/firebreak/internal/action"
 	"github.com/firebreak-sec/firebreak/internal/decide"
 	"github.com/firebreak-sec/firebreak/internal/event"
+	"github.com/firebreak-sec/firebreak/internal/input"
 	"github.com/firebreak-sec/firebreak/internal/playbook"
 	"github.com/firebreak-sec/firebreak/internal/store"
 	"github.com/firebreak-sec/firebreak/internal/suggest"
@@ -112,10 +111,10 @@ func (e *Engine) CheckException(req ExceptionRequest) []FieldProblem {
 	case req.Resource != "" && req.Account != "":
 		add("account", "give either resource or account, not both: an exception is for one resource or for a whole account")
 	case req.Resource != "":
-		if len(req.Resource) > maxExceptionName || !printable(req.Resource) || strings.ContainsAny(req.Resource, " \t") {
+		if len(req.Resource) > maxExceptionName || !input.Printable(req.Resource) || strings.ContainsAny(req.Resource, " \t") {
 			add("resource", fmt.Sprintf("must be a resource id or ARN: at most %d printable characters without spaces", maxExceptionName))
 		}
-	case !validAccount(req.Account):
+	case !input.Account(req.Account):
 		add("account", "must be a 12-digit AWS account id")
 	}
 	if len(req.Playbooks) == 0 {
@@ -125,16 +124,16 @@ func (e *Engine) CheckException(req ExceptionRequest) []FieldProblem {
 	for _, p := range req.Playbooks {
 		if p != "*" && !slices.Contains(names, p) {
 			add("playbooks", fmt.Sprintf("no playbook is called %q%s; name a loaded playbook, or \"*\" for every playbook",
-				clip(p), suggest.DidYouMean(p, names)))
+				input.Clip(p), suggest.DidYouMean(p, names)))
 		}
 	}
 	switch reason := strings.TrimSpace(req.Reason); {
 	case reason == "":
 		add("reason", "required; say why the deviation is approved, for the audit and the resource's owners")
-	case len(reason) > maxExceptionReason || !printable(reason):
+	case len(reason) > maxExceptionReason || !input.Printable(reason):
 		add("reason", fmt.Sprintf("must be at most %d printable characters", maxExceptionReason))
 	}
-	if len(req.ApprovedBy) > maxExceptionName || !printable(req.ApprovedBy) {
+	if len(req.ApprovedBy) > maxExceptionName || !input.Printable(req.ApprovedBy) {
 		add("approved_by", fmt.Sprintf("must be at most %d printable characters", maxExceptionName))
 	}
 	now := e.cfg.Now()
@@ -199,7 +198,7 @@ func (e *Engine) RevokeException(ctx context.Context, id, reason string) (*store
 	switch {
 	case reason == "":
 		return nil, &InvalidExceptionError{Problems: []FieldProblem{{"reason", "required; say why the exception ends early, for the audit"}}}
-	case len(reason) > maxExceptionReason || !printable(reason):
+	case len(reason) > maxExceptionReason || !input.Printable(reason):
 		return nil, &InvalidExceptionError{Problems: []FieldProblem{{"reason", fmt.Sprintf("must be at most %d printable characters", maxExceptionReason)}}}
 	}
 	var x *store.Exception
@@ -442,36 +441,4 @@ func dedupe(names []string) []string {
 		}
 	}
 	return out
-}
-
-func validAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
-}
-
-// clip keeps echoed input short in messages.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }
