@@ -1,16 +1,13 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,39 +15,12 @@ import (
 	"github.com/firebreak-sec/firebreak/internal/store"
 )
 
-// lockedBuffer is a log written by a child process while the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestServeReloadsPlaybooks runs serve --dev on a copy of the playbooks and changes them
 // under it: a broken file is refused with the previous set kept, removing it reloads the
 // set, and so does SIGHUP. Each load is in the audit chain, which stays intact.
 func TestServeReloadsPlaybooks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	root := repoRoot(t)
+	root, bin := buildFirebreak(t)
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "firebreak")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/firebreak")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	// The playbooks without their tests, which name example files by relative paths.
 	pbs := filepath.Join(tmp, "playbooks")
 	if err := os.Mkdir(pbs, 0o755); err != nil {
@@ -73,40 +43,8 @@ func TestServeReloadsPlaybooks(t *testing.T) {
 		}
 	}
 	dataDir := filepath.Join(tmp, "data")
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "FIREBREAK_") })
-	srv := exec.Command(bin, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--playbooks", pbs)
-	srv.Dir, srv.Env = root, env
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &lockedBuffer{}
-	srv.Stderr = logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Wait() }()
-	defer func() {
-		if srv.ProcessState == nil {
-			srv.Process.Kill()
-			<-done
-		}
-	}()
-	listening := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "listening on ") {
-				close(listening)
-			}
-		}
-	}()
-	select {
-	case <-listening:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not start listening in 30s; log:\n%s", logs.String())
-	}
+	srv := startServe(t, root, bin, cleanEnv(), "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir, "--playbooks", pbs)
+	logs := srv.logs
 	waitLog := func(what string, n int) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
@@ -130,22 +68,12 @@ func TestServeReloadsPlaybooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLog(`msg="playbooks reloaded"`, 1)
-	if err := srv.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := srv.cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	waitLog(`msg="playbooks reloaded"`, 2)
 
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve after SIGTERM: %v; log:\n%s", err, logs.String())
-		}
-	case <-time.After(40 * time.Second):
-		t.Fatalf("serve did not stop within 40s of SIGTERM; log:\n%s", logs.String())
-	}
+	srv.stop(syscall.SIGTERM)
 
 	st, err := store.Open(context.Background(), filepath.Join(dataDir, "firebreak.db"))
 	if err != nil {

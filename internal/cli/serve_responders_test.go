@@ -1,82 +1,31 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestServeRespondersEndToEnd runs the binary as responders use it: serve --dev, a token
 // made with token create --clearance, the console's playbook pages (wired to the playbooks
 // serve loaded), and an incident contained and then closed with firebreak close.
 func TestServeRespondersEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	root := repoRoot(t)
+	root, bin := buildFirebreak(t)
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "firebreak")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/firebreak")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	dataDir := filepath.Join(tmp, "data")
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "FIREBREAK_") })
-	env = append(env, "XDG_CONFIG_HOME="+tmp, "HOME="+tmp)
+	env := cleanEnv("XDG_CONFIG_HOME="+tmp, "HOME="+tmp)
 	firebreak := func(extra []string, args ...string) (string, string, error) {
-		cmd := exec.Command(bin, args...)
-		cmd.Dir, cmd.Env = root, append(slices.Clone(env), extra...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		return out.String(), errb.String(), err
+		return runFirebreak(root, bin, append(slices.Clone(env), extra...), args...)
 	}
-
-	srv := exec.Command(bin, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
-	srv.Dir, srv.Env = root, env
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	srv.Stderr = &logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		srv.Process.Kill()
-		_ = srv.Wait()
-	})
-	var addr, key string
-	sc := bufio.NewScanner(stdout)
-	deadline := time.Now().Add(30 * time.Second)
-	for (addr == "" || key == "") && time.Now().Before(deadline) && sc.Scan() {
-		l := sc.Text()
-		if a, ok := strings.CutPrefix(l, "listening on http://"); ok {
-			addr = a
-		}
-		if k, ok := strings.CutPrefix(l, "api key: "); ok {
-			key = k
-		}
-	}
-	if addr == "" || key == "" {
-		t.Fatalf("serve printed no address and key; log:\n%s", logs.String())
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	srv := startServe(t, root, bin, env, "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+	addr, key := srv.addr, srv.key
 	base := "http://" + addr
 
 	tok, errs, err := firebreak(nil, "token", "create", "--role", "responder", "--clearance", "Restricted", "--data-dir", dataDir)
@@ -133,7 +82,7 @@ func TestServeRespondersEndToEnd(t *testing.T) {
 	if res.StatusCode != http.StatusAccepted {
 		t.Fatalf("POST /v1/events: %d", res.StatusCode)
 	}
-	incident := waitContained(t, filepath.Join(dataDir, "firebreak.db"), "ec2-compromise-prod", &logs)
+	incident := waitContained(t, filepath.Join(dataDir, "firebreak.db"), "ec2-compromise-prod", srv.logs)
 	api := []string{"FIREBREAK_ADDR=" + base, "FIREBREAK_TOKEN=" + tok}
 	out, errs, err := firebreak(api, "close", incident, "--comment", "owner rebuilt the host")
 	if err != nil || out != "Closed "+incident+"; the incident is closed\n" {

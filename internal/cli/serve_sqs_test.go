@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -29,19 +27,9 @@ import (
 // anchors its audit chain in a bucket with Object Lock on moto: audit verify --anchors
 // agrees with the chain afterwards, and names the anchor once the chain is cut short.
 func TestServeSQSEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary, and starts moto")
-	}
+	root, bin := buildFirebreak(t)
 	ctx := context.Background()
-	root := repoRoot(t)
 	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "firebreak")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/firebreak")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
 	url, _ := moto.Start(t)
 	awsCfg, err := moto.Config(ctx, url, moto.HubAccount)
 	if err != nil {
@@ -70,46 +58,12 @@ func TestServeSQSEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, "FIREBREAK_") || strings.HasPrefix(kv, "AWS_")
-	})
+	// The AWS settings of whoever runs the test must not reach the server.
+	env := slices.DeleteFunc(cleanEnv(), func(kv string) bool { return strings.HasPrefix(kv, "AWS_") })
 	env = append(env, "AWS_ENDPOINT_URL="+url, "AWS_REGION="+moto.Region,
 		"AWS_ACCESS_KEY_ID="+creds.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+creds.SecretAccessKey,
 		"AWS_EC2_METADATA_DISABLED=true")
-
-	srv := exec.Command(bin, "serve", "--dev", "--config", cfgFile, "--listen", "127.0.0.1:0", "--data-dir", dataDir)
-	srv.Dir, srv.Env = root, env
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	srv.Stderr = &logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Wait() }()
-	defer func() {
-		if srv.ProcessState == nil {
-			srv.Process.Kill()
-			<-done
-		}
-	}()
-	listening := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "listening on ") {
-				close(listening)
-			}
-		}
-	}()
-	select {
-	case <-listening:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not start listening in 30s; log:\n%s", logs.String())
-	}
+	srv := startServe(t, root, bin, env, "--dev", "--config", cfgFile, "--listen", "127.0.0.1:0", "--data-dir", dataDir)
 
 	body, err := os.ReadFile(filepath.Join(root, devExampleEvent))
 	if err != nil {
@@ -118,7 +72,7 @@ func TestServeSQSEndToEnd(t *testing.T) {
 	if _, err := client.SendMessage(ctx, &awssqs.SendMessageInput{QueueUrl: aws.String(queue), MessageBody: aws.String(string(body))}); err != nil {
 		t.Fatal(err)
 	}
-	waitContained(t, filepath.Join(dataDir, "firebreak.db"), "ec2-compromise-prod", &logs)
+	waitContained(t, filepath.Join(dataDir, "firebreak.db"), "ec2-compromise-prod", srv.logs)
 
 	// The message was deleted once stored: the queue holds nothing, visible or in flight.
 	deadline := time.Now().Add(10 * time.Second)
@@ -135,36 +89,24 @@ func TestServeSQSEndToEnd(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("queue not empty: %s visible, %s in flight; log:\n%s", visible, hidden, logs.String())
+			t.Fatalf("queue not empty: %s visible, %s in flight; log:\n%s", visible, hidden, srv.logs.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve after SIGTERM: %v; log:\n%s", err, logs.String())
-		}
-	case <-time.After(40 * time.Second):
-		t.Fatalf("serve did not stop within 40s of SIGTERM; log:\n%s", logs.String())
-	}
-	if !strings.Contains(logs.String(), "polling SQS") {
-		t.Errorf("serve did not log that it polls the queue; log:\n%s", logs.String())
+	srv.stop(syscall.SIGTERM)
+	if !strings.Contains(srv.logs.String(), "polling SQS") {
+		t.Errorf("serve did not log that it polls the queue; log:\n%s", srv.logs.String())
 	}
 
 	// The server anchored its chain at start and at shutdown: verify agrees with both.
 	verify := func() (string, error) {
-		cmd := exec.Command(bin, "audit", "verify", "--data-dir", dataDir, "--anchors", "s3://"+bucket+"/prod")
-		cmd.Dir, cmd.Env = root, env
-		out, err := cmd.CombinedOutput()
-		return string(out), err
+		out, errs, err := runFirebreak(root, bin, env, "audit", "verify", "--data-dir", dataDir, "--anchors", "s3://"+bucket+"/prod")
+		return out + errs, err
 	}
 	out, err := verify()
 	if err != nil || !strings.Contains(out, "anchors in s3://"+bucket+"/prod agree") {
-		t.Fatalf("audit verify --anchors: %v\n%s\nserve log:\n%s", err, out, logs.String())
+		t.Fatalf("audit verify --anchors: %v\n%s\nserve log:\n%s", err, out, srv.logs.String())
 	}
 	// Cutting the chain short leaves it intact in itself, but not with its anchors.
 	db, err := sql.Open("sqlite", filepath.Join(dataDir, "firebreak.db"))

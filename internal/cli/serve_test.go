@@ -1,17 +1,16 @@
 package cli
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -44,70 +43,14 @@ func withoutEnv(t *testing.T, names ...string) {
 // and check the simulated organisation's saved state and the audit chain, before and after
 // one record is edited.
 func TestServeDevEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the binary")
-	}
-	root := repoRoot(t)
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "firebreak")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/firebreak")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	dataDir := filepath.Join(tmp, "data")
-	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "FIREBREAK_") })
-
-	srv := exec.Command(bin, "serve", "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
-	srv.Dir, srv.Env = root, env
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	srv.Stderr = &logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Wait() }()
-	defer func() {
-		if srv.ProcessState == nil {
-			srv.Process.Kill()
-			<-done
-		}
-	}()
-
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
-	var addr, key, curl string
-	for addr == "" || key == "" || curl == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("serve ended before printing its address, key and curl line; log:\n%s", logs.String())
-			}
-			switch {
-			case strings.HasPrefix(l, "listening on http://"):
-				addr = strings.TrimPrefix(l, "listening on http://")
-			case strings.HasPrefix(l, "api key: "):
-				key = strings.TrimPrefix(l, "api key: ")
-			case strings.HasPrefix(l, "curl "):
-				curl = l
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatalf("serve printed no address, key and curl line in 30s; log:\n%s", logs.String())
-		}
-	}
+	root, bin := buildFirebreak(t)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	env := cleanEnv()
+	srv := startServe(t, root, bin, env, "--dev", "--listen", "127.0.0.1:0", "--data-dir", dataDir)
+	addr, key := srv.addr, srv.key
 	want := "curl -sS -H 'X-Api-Key: " + key + "' --data-binary @examples/events/guardduty-backdoor-c2-prod.json http://" + addr + "/v1/events"
-	if curl != want {
-		t.Errorf("curl line\n got %s\nwant %s", curl, want)
+	if srv.curl != want {
+		t.Errorf("curl line\n got %s\nwant %s", srv.curl, want)
 	}
 
 	body, err := os.ReadFile(filepath.Join(root, "examples/events/guardduty-backdoor-c2-prod.json"))
@@ -128,19 +71,9 @@ func TestServeDevEndToEnd(t *testing.T) {
 	}
 
 	dbPath := filepath.Join(dataDir, "firebreak.db")
-	incident := waitContained(t, dbPath, "ec2-compromise-prod", &logs)
+	incident := waitContained(t, dbPath, "ec2-compromise-prod", srv.logs)
 
-	if err := srv.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve after SIGINT: %v; log:\n%s", err, logs.String())
-		}
-	case <-time.After(40 * time.Second):
-		t.Fatalf("serve did not stop within 40s of SIGINT; log:\n%s", logs.String())
-	}
+	srv.stop(syscall.SIGINT)
 
 	// The saved organisation shows the instance isolated and tagged with the incident.
 	state, err := os.ReadFile(filepath.Join(dataDir, "world-state.json"))
@@ -158,16 +91,15 @@ func TestServeDevEndToEnd(t *testing.T) {
 	}
 
 	verify := func() (int, string, string) {
-		cmd := exec.Command(bin, "audit", "verify", "--data-dir", dataDir)
-		cmd.Env = env
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
+		out, errs, err := runFirebreak(root, bin, env, "audit", "verify", "--data-dir", dataDir)
 		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
+		switch {
+		case errors.As(err, &ee):
+			return ee.ExitCode(), out, errs
+		case err != nil:
 			t.Fatal(err)
 		}
-		return cmd.ProcessState.ExitCode(), out.String(), errb.String()
+		return 0, out, errs
 	}
 	code, out, errs := verify()
 	if code != 0 || !strings.HasPrefix(out, "audit chain intact: ") {
@@ -190,7 +122,7 @@ func TestServeDevEndToEnd(t *testing.T) {
 }
 
 // waitContained polls the store until playbook's incident is contained, and returns its id.
-func waitContained(t *testing.T, dbPath, playbook string, logs *bytes.Buffer) string {
+func waitContained(t *testing.T, dbPath, playbook string, logs fmt.Stringer) string {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, dbPath)
