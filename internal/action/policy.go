@@ -75,17 +75,17 @@ func (c *Catalogue) MemberPolicy(names ...string) ([]byte, error) {
 }
 
 // HubPolicy returns the policy for Firebreak's own principal in the hub account: it may
-// assume the responder role, called role (optionally with a path), in any account and
-// nothing else.
-func HubPolicy(role string) ([]byte, error) {
+// assume the responder role, called role (optionally with a path), in any account, and do
+// what extra allows (reading its queues, anchoring the audit chain), and nothing else.
+func HubPolicy(role string, extra ...Statement) ([]byte, error) {
 	role = strings.Trim(role, "/")
 	if role == "" {
 		return nil, fmt.Errorf("hub policy: a role name is required")
 	}
-	doc := PolicyDocument{Version: "2012-10-17", Statement: []Statement{{
+	doc := PolicyDocument{Version: "2012-10-17", Statement: append([]Statement{{
 		Sid: "FirebreakAssumeResponderRole", Effect: "Allow", Action: []string{"sts:AssumeRole"},
 		Resource: "arn:aws:iam::*:role/" + role,
-	}}}
+	}}, extra...)}
 	return json.MarshalIndent(doc, "", "  ")
 }
 

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/firebreak-sec/firebreak/internal/action"
@@ -125,5 +128,44 @@ func TestRunContainsEveryExample(t *testing.T) {
 	}
 	if _, err := world.Parse(state, data); err != nil {
 		t.Fatalf("--state-out is not a world file: %v", err)
+	}
+}
+
+// TestHubPolicyFromConfig checks that the hub policy printed with --config lets the hub
+// read each configured queue and write the audit anchor, in the right partition and
+// resource, and takes the configuration's role name.
+func TestHubPolicyFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "firebreak.yaml")
+	if err := os.WriteFile(cfg, []byte(`accounts: {role_name: team/Responder, external_id: env:NOT_SET_HERE}
+sqs:
+  queues:
+    - url: https://sqs.eu-west-1.amazonaws.com/111122223333/firebreak-events
+    - url: https://sqs.cn-north-1.amazonaws.com.cn/222233334444/cn-events
+audit: {anchor: {location: "s3://audit-anchors/prod"}}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	if code := Main(context.Background(), []string{"iam-policy", "--role-kind", "hub", "--config", cfg}, nil, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	var doc action.PolicyDocument
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	got := map[string]string{}
+	for _, st := range doc.Statement {
+		got[st.Sid] = strings.Join(st.Action, ",") + " on " + st.Resource
+	}
+	want := map[string]string{
+		"FirebreakAssumeResponderRole": "sts:AssumeRole on arn:aws:iam::*:role/team/Responder",
+		"FirebreakReadEventQueue1":     "sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:ReceiveMessage on arn:aws:sqs:eu-west-1:111122223333:firebreak-events",
+		"FirebreakReadEventQueue2":     "sqs:ChangeMessageVisibility,sqs:DeleteMessage,sqs:GetQueueAttributes,sqs:ReceiveMessage on arn:aws-cn:sqs:cn-north-1:222233334444:cn-events",
+		"FirebreakAnchorAuditChain":    "s3:GetObject,s3:PutObject,s3:PutObjectRetention on arn:aws:s3:::audit-anchors/prod/*",
+		"FirebreakListAuditAnchors":    "s3:ListBucket on arn:aws:s3:::audit-anchors",
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("hub policy statements:\n got %v\nwant %v", got, want)
 	}
 }
