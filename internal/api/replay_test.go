@@ -114,8 +114,8 @@ func TestReplayScope(t *testing.T) {
 		accounts []string
 		inv      decide.Inventory
 	}{
-		{"in scope", []string{devAccount}, inventory{w}},
-		{"unscoped", nil, inventory{w}},
+		{"in scope", []string{devAccount}, decide.WorldInventory(w)},
+		{"unscoped", nil, decide.WorldInventory(w)},
 		{"out of scope", []string{prodAccount}, nil},
 	}
 	for _, tt := range tests {

@@ -76,7 +76,7 @@ func TestIAMPolicyCoversTheExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	org := sim.New(w, sim.Options{})
-	inv := worldInventory{w}
+	inv := decide.WorldInventory(w)
 	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Poll: 1}
 	eng := decide.New(set, decide.Options{})
 	executed := 0

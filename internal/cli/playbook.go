@@ -12,7 +12,6 @@ import (
 
 	"github.com/firebreak-sec/firebreak/internal/action/catalog"
 	"github.com/firebreak-sec/firebreak/internal/decide"
-	"github.com/firebreak-sec/firebreak/internal/event"
 	"github.com/firebreak-sec/firebreak/internal/playbook"
 	"github.com/firebreak-sec/firebreak/internal/runbook"
 	"github.com/firebreak-sec/firebreak/internal/world"
@@ -172,20 +171,5 @@ func loadInventory(path string) (decide.Inventory, error) {
 	if err != nil {
 		return nil, err
 	}
-	return worldInventory{w}, nil
-}
-
-// worldInventory adapts a world file to the decision engine's view of it.
-type worldInventory struct{ w *world.World }
-
-func (wi worldInventory) ResourceTags(account, region string, kind event.Kind, id string) (map[string]string, bool) {
-	return wi.w.ResourceTags(account, region, kind, id)
-}
-
-func (wi worldInventory) Account(id string) (decide.AccountInfo, bool) {
-	a, ok := wi.w.Account(id)
-	if !ok {
-		return decide.AccountInfo{}, false
-	}
-	return decide.AccountInfo{ID: a.ID, Name: a.Name, Tags: a.Tags}, true
+	return decide.WorldInventory(w), nil
 }

@@ -94,7 +94,7 @@ func runRun(ctx context.Context, s *streams, o *runOptions, inputs []string) err
 			return &exitError{code: ExitUsage, err: err}
 		}
 		org = sim.New(w, sim.Options{})
-		provider, inv = org, worldInventory{w}
+		provider, inv = org, decide.WorldInventory(w)
 	} else {
 		p, err := awscloud.New(ctx, awscloud.Options{RoleName: o.roleName, ExternalID: o.externalID, Endpoint: o.endpoint})
 		if err != nil {

@@ -659,7 +659,7 @@ func devOrganisation(o *serveOptions, cfg *config.Config, log *slog.Logger) (*si
 		return nil, nil, nil, usageErr("%v; pass a writable --world-state FILE", err)
 	}
 	log.Info("simulated organisation", "from", from, "state", statePath)
-	return org, worldInventory{snapshot}, saver, nil
+	return org, decide.WorldInventory(snapshot), saver, nil
 }
 
 // worldSaver keeps the simulated organisation's state file in step with the store, so that

@@ -36,17 +36,6 @@ const (
 	buildBox    = "i-0b1c2d3e4f5a60002"
 )
 
-type inventory struct{ w *world.World }
-
-func (i inventory) ResourceTags(account, region string, kind event.Kind, id string) (map[string]string, bool) {
-	return i.w.ResourceTags(account, region, kind, id)
-}
-
-func (i inventory) Account(id string) (decide.AccountInfo, bool) {
-	a, ok := i.w.Account(id)
-	return decide.AccountInfo{ID: a.ID, Name: a.Name, Tags: a.Tags}, ok
-}
-
 type fixture struct {
 	c     *Console
 	eng   *engine.Engine
@@ -72,7 +61,7 @@ func newFixture(t *testing.T) *fixture {
 	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
 		Poll: 5 * time.Millisecond, Retry: action.Retry{Attempts: 1}}
 	eng, err := engine.New(s, engine.Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
-		Inventory: inventory{w}, PollInterval: 20 * time.Millisecond})
+		Inventory: decide.WorldInventory(w), PollInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +75,7 @@ func newFixture(t *testing.T) *fixture {
 	if err := eng.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(Options{Engine: eng, Store: s, Auth: &auth.Authenticator{Store: s}, Catalogue: cat, Inventory: inventory{w},
+	c, err := New(Options{Engine: eng, Store: s, Auth: &auth.Authenticator{Store: s}, Catalogue: cat, Inventory: decide.WorldInventory(w),
 		Playbooks: func() *playbook.Set { return set }})
 	if err != nil {
 		t.Fatal(err)

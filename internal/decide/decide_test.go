@@ -60,17 +60,17 @@ func c2Event(id string, tags map[string]string, severity float64) *event.Event {
 	}
 }
 
-type world struct {
+type fakeInventory struct {
 	tags     map[string]map[string]string
 	accounts map[string]AccountInfo
 }
 
-func (w world) ResourceTags(account, region string, kind event.Kind, id string) (map[string]string, bool) {
+func (w fakeInventory) ResourceTags(account, region string, kind event.Kind, id string) (map[string]string, bool) {
 	t, ok := w.tags[id]
 	return t, ok
 }
 
-func (w world) Account(id string) (AccountInfo, bool) {
+func (w fakeInventory) Account(id string) (AccountInfo, bool) {
 	a, ok := w.accounts[id]
 	return a, ok
 }
@@ -108,7 +108,7 @@ ec2-command-and-control excepted instance/i-0ex [] excepted by tag firebreak:exc
 block-c2-ip dry-run ip/198.51.100.7 [waf.block-ip:dry-run] playbook is in dry-run mode
 ec2-command-and-control planned instance/i-0ex [ec2.snapshot-volumes:planned ec2.isolate:planned ec2.terminate:skipped] exception by tag firebreak:exception=CHG-1 on i-0ex expired on 2026-01-01`},
 		{"inventory tag wins over event", c2Event("i-0abc", map[string]string{"Environment": "prod"}, 7),
-			world{tags: map[string]map[string]string{"i-0abc": {"Environment": "sandbox"}}}, `
+			fakeInventory{tags: map[string]map[string]string{"i-0abc": {"Environment": "sandbox"}}}, `
 block-c2-ip dry-run ip/198.51.100.7 [waf.block-ip:dry-run] playbook is in dry-run mode
 ec2-command-and-control skipped instance/i-0abc [] when is false: resource.tags["Environment"] != "sandbox"`},
 		{"exceptions file", c2Event("i-0legacy", nil, 7),

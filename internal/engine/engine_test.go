@@ -31,20 +31,6 @@ const (
 	playbooksDir = "../../playbooks"
 )
 
-type inventory struct{ w *world.World }
-
-func (i inventory) ResourceTags(account, region string, kind event.Kind, id string) (map[string]string, bool) {
-	return i.w.ResourceTags(account, region, kind, id)
-}
-
-func (i inventory) Account(id string) (decide.AccountInfo, bool) {
-	a, ok := i.w.Account(id)
-	if !ok {
-		return decide.AccountInfo{}, false
-	}
-	return decide.AccountInfo{ID: a.ID, Name: a.Name, Tags: a.Tags}, true
-}
-
 type fixture struct {
 	eng   *Engine
 	store *store.Store
@@ -91,7 +77,7 @@ func newFixture(t *testing.T, d store.Dialect, o options) *fixture {
 	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
 		Poll: 5 * time.Millisecond, Retry: action.Retry{Attempts: o.attempts, Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}}
 	cfg := Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
-		Inventory: inventory{w}, Breaker: o.breaker, PollInterval: 20 * time.Millisecond, AfterStep: o.afterStep}
+		Inventory: decide.WorldInventory(w), Breaker: o.breaker, PollInterval: 20 * time.Millisecond, AfterStep: o.afterStep}
 	if o.configure != nil {
 		o.configure(&cfg)
 	}
@@ -396,7 +382,7 @@ func TestReleaseMatchesRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		ev := readEvents(t, c2Prod)[0]
-		inv := inventory{w}
+		inv := decide.WorldInventory(w)
 		decide.Enrich(ev, inv)
 		for _, d := range decide.New(set, decide.Options{}).Decide(ctx, ev, inv) {
 			rep := run.Execute(ctx, &env, f.cat, PlanFor(ev, d))
@@ -546,8 +532,8 @@ func TestFailureStopsLikeRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		ev := readEvents(t, c2Prod)[0]
-		decide.Enrich(ev, inventory{w})
-		ds := decide.New(set, decide.Options{}).Decide(ctx, ev, inventory{w})
+		decide.Enrich(ev, decide.WorldInventory(w))
+		ds := decide.New(set, decide.Options{}).Decide(ctx, ev, decide.WorldInventory(w))
 		rep := run.Execute(ctx, &env, f.cat, PlanFor(ev, ds[0]))
 		for i, want := range rep.Steps {
 			got := inc.Steps[i]
