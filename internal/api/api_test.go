@@ -19,11 +19,11 @@ import (
 	"github.com/firebreak-sec/firebreak/internal/cloud/sim"
 	"github.com/firebreak-sec/firebreak/internal/decide"
 	"github.com/firebreak-sec/firebreak/internal/engine"
+	"github.com/firebreak-sec/firebreak/internal/engine/enginetest"
 	"github.com/firebreak-sec/firebreak/internal/event"
 	"github.com/firebreak-sec/firebreak/internal/playbook"
 	"github.com/firebreak-sec/firebreak/internal/store"
 	"github.com/firebreak-sec/firebreak/internal/store/storetest"
-	"github.com/firebreak-sec/firebreak/internal/world"
 )
 
 const (
@@ -47,42 +47,15 @@ type fixture struct {
 // newFixture serves the API over an engine acting on the example simulated organisation.
 func newFixture(t *testing.T, d store.Dialect, rl RateLimit, now func() time.Time) *fixture {
 	t.Helper()
-	s := storetest.Open(t, d)
-	w, err := world.Load(worldFile)
+	e := enginetest.Start(t, d)
+	decider := decide.New(e.Playbooks, decide.Options{})
+	h, err := New(Options{Engine: e.Engine, Store: e.Store, Auth: &auth.Authenticator{Store: e.Store}, Catalogue: e.Catalogue,
+		Inventory: e.Inventory, RateLimit: rl, Now: now,
+		Playbooks: func() *playbook.Set { return e.Playbooks }, Decider: func() *decide.Engine { return decider }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	org := sim.New(w, sim.Options{})
-	cat := catalog.Default()
-	set, err := playbook.LoadDir(playbooksDir, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
-		Poll: 5 * time.Millisecond, Retry: action.Retry{Attempts: 1}}
-	eng, err := engine.New(s, engine.Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
-		Inventory: decide.WorldInventory(w), PollInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := eng.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	if err := eng.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	decider := decide.New(set, decide.Options{})
-	h, err := New(Options{Engine: eng, Store: s, Auth: &auth.Authenticator{Store: s}, Catalogue: cat,
-		Inventory: decide.WorldInventory(w), RateLimit: rl, Now: now,
-		Playbooks: func() *playbook.Set { return set }, Decider: func() *decide.Engine { return decider }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fixture{h: h, eng: eng, store: s, org: org}
+	return &fixture{h: h, eng: e.Engine, store: e.Store, org: e.Org}
 }
 
 // token issues an API token; a negative ttl gives one that has already expired.

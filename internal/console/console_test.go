@@ -14,22 +14,15 @@ import (
 	"time"
 
 	"github.com/firebreak-sec/firebreak/internal/action"
-	"github.com/firebreak-sec/firebreak/internal/action/catalog"
 	"github.com/firebreak-sec/firebreak/internal/auth"
-	"github.com/firebreak-sec/firebreak/internal/cloud/sim"
-	"github.com/firebreak-sec/firebreak/internal/decide"
 	"github.com/firebreak-sec/firebreak/internal/engine"
+	"github.com/firebreak-sec/firebreak/internal/engine/enginetest"
 	"github.com/firebreak-sec/firebreak/internal/event"
 	"github.com/firebreak-sec/firebreak/internal/playbook"
 	"github.com/firebreak-sec/firebreak/internal/store"
-	"github.com/firebreak-sec/firebreak/internal/store/storetest"
-	"github.com/firebreak-sec/firebreak/internal/world"
 )
 
 const (
-	worldFile    = "../../examples/world.yaml"
-	playbooksDir = "../../playbooks"
-
 	prodAccount = "111122223333"
 	devAccount  = "444455556666"
 	webProd     = "i-0a1b2c3d4e5f60001"
@@ -47,36 +40,9 @@ type fixture struct {
 // example simulated organisation, on a loopback HTTP server.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	s := storetest.Open(t, store.SQLite)
-	w, err := world.Load(worldFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	org := sim.New(w, sim.Options{})
-	cat := catalog.Default()
-	set, err := playbook.LoadDir(playbooksDir, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
-		Poll: 5 * time.Millisecond, Retry: action.Retry{Attempts: 1}}
-	eng, err := engine.New(s, engine.Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
-		Inventory: decide.WorldInventory(w), PollInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := eng.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	if err := eng.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	c, err := New(Options{Engine: eng, Store: s, Auth: &auth.Authenticator{Store: s}, Catalogue: cat, Inventory: decide.WorldInventory(w),
-		Playbooks: func() *playbook.Set { return set }})
+	e := enginetest.Start(t, store.SQLite)
+	c, err := New(Options{Engine: e.Engine, Store: e.Store, Auth: &auth.Authenticator{Store: e.Store}, Catalogue: e.Catalogue,
+		Inventory: e.Inventory, Playbooks: func() *playbook.Set { return e.Playbooks }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +50,7 @@ func newFixture(t *testing.T) *fixture {
 	mux.Handle(Prefix+"/", c)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &fixture{c: c, eng: eng, store: s, srv: srv}
+	return &fixture{c: c, eng: e.Engine, store: e.Store, srv: srv}
 }
 
 func (f *fixture) token(t *testing.T, role auth.Role, accounts ...string) (tok, name string) {
