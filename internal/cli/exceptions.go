@@ -21,7 +21,7 @@ func newExceptionsCmd(s *streams) *cobra.Command {
 	var lo exceptionListFlags
 	cmd := &cobra.Command{
 		Use:   "exceptions",
-		Short: "List exceptions in force (the default), create one, or revoke one",
+		Short: "List exceptions in force (the default), show, create or revoke one",
 		Long: `Exceptions manages approved deviations created at run time: a resource, or a whole
 account, that the playbooks named leave alone until the exception expires or is revoked.
 An exception for every playbook ("*") also refuses requests for actions on the resource.
@@ -29,6 +29,7 @@ Creating and revoking take the admin role; both are recorded in the audit. Excep
 declared in the playbooks or an exceptions file are not listed here.` + apiEnvHelp,
 		Example: `  firebreak exceptions
   firebreak exceptions list --state all --output json
+  firebreak exceptions show exc-0123456789abcdef
   firebreak exceptions create --resource i-0a1b2c3d4e5f60001 --reason "forensic image in progress" --expires 72h
   firebreak exceptions create --account 444455556666 --playbook ec2-compromise-dev --reason "load test" --expires 2026-12-01T00:00:00Z --approved-by alice
   firebreak exceptions revoke exc-0123456789abcdef --reason "imaging finished"`,
@@ -90,7 +91,20 @@ once.` + apiEnvHelp,
 	revoke.Flags().StringVar(&reason, "reason", "", "why it ends early (required)")
 	outputFlag(revoke.Flags(), &output)
 
-	cmd.AddCommand(list, create, revoke)
+	var showOutput string
+	show := &cobra.Command{
+		Use:     "show ID",
+		Short:   "Show one exception, in force or not",
+		Long:    `Show prints one exception with who created and approved it, when it ends, and, once revoked, who revoked it and why.` + apiEnvHelp,
+		Example: `  firebreak exceptions show exc-0123456789abcdef`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runExceptionShow(cmd.Context(), s, args[0], showOutput)
+		},
+	}
+	outputFlag(show.Flags(), &showOutput)
+
+	cmd.AddCommand(list, show, create, revoke)
 	return cmd
 }
 
@@ -240,4 +254,34 @@ func runExceptionRevoke(ctx context.Context, s *streams, id, reason, output stri
 	}
 	fmt.Fprintf(s.out, "Revoked exception %s for %s; the playbooks act on it again\n", x.ID, exceptionFor(*x))
 	return nil
+}
+
+func runExceptionShow(ctx context.Context, s *streams, id, output string) error {
+	if err := checkOutput(output); err != nil {
+		return err
+	}
+	c, err := connect()
+	if err != nil {
+		return err
+	}
+	x, err := c.GetException(ctx, id)
+	if err != nil {
+		return apiFailure(s, c, err)
+	}
+	if output == "json" {
+		return writeJSONOut(s.out, x)
+	}
+	tw := tabwriter.NewWriter(s.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Exception:\t%s\n", x.ID)
+	fmt.Fprintf(tw, "State:\t%s\n", x.State)
+	fmt.Fprintf(tw, "For:\t%s\n", exceptionFor(*x))
+	fmt.Fprintf(tw, "Playbooks:\t%s\n", strings.Join(x.Playbooks, ", "))
+	fmt.Fprintf(tw, "Reason:\t%s\n", oneLine(x.Reason))
+	fmt.Fprintf(tw, "Approved by:\t%s\n", x.ApprovedBy)
+	fmt.Fprintf(tw, "Created:\t%s by %s\n", stamp(x.Created), x.CreatedBy)
+	fmt.Fprintf(tw, "Expires:\t%s\n", stamp(x.Expires))
+	if !x.Revoked.IsZero() {
+		fmt.Fprintf(tw, "Revoked:\t%s by %s: %s\n", stamp(x.Revoked), x.RevokedBy, oneLine(x.RevokeReason))
+	}
+	return tw.Flush()
 }

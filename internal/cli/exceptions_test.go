@@ -9,51 +9,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/firebreak-sec/firebreak/internal/action"
-	"github.com/firebreak-sec/firebreak/internal/action/catalog"
 	"github.com/firebreak-sec/firebreak/internal/api"
 	"github.com/firebreak-sec/firebreak/internal/auth"
-	"github.com/firebreak-sec/firebreak/internal/cloud/sim"
-	"github.com/firebreak-sec/firebreak/internal/decide"
-	"github.com/firebreak-sec/firebreak/internal/engine"
-	"github.com/firebreak-sec/firebreak/internal/playbook"
+	"github.com/firebreak-sec/firebreak/internal/engine/enginetest"
 	"github.com/firebreak-sec/firebreak/internal/store"
-	"github.com/firebreak-sec/firebreak/internal/store/storetest"
-	"github.com/firebreak-sec/firebreak/internal/world"
 )
 
 // exceptionServer serves the real API over an engine on the example organisation, and
 // returns its address with an admin's and a viewer's token.
 func exceptionServer(t *testing.T) (addr, admin, viewer string) {
 	t.Helper()
-	st := storetest.Open(t, store.SQLite)
-	w, err := world.Load(worldFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat := catalog.Default()
-	set, err := playbook.LoadDir(playbooks, cat)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := &action.Env{Cloud: sim.New(w, sim.Options{}), Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
-		Poll: 5 * time.Millisecond, Retry: action.Retry{Attempts: 1}}
-	eng, err := engine.New(st, engine.Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
-		PollInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := eng.Stop(ctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	})
-	h, err := api.New(api.Options{Engine: eng, Store: st, Auth: &auth.Authenticator{Store: st}, Catalogue: cat})
+	e := enginetest.Start(t, store.SQLite)
+	st := e.Store
+	h, err := api.New(api.Options{Engine: e.Engine, Store: st, Auth: &auth.Authenticator{Store: st}, Catalogue: e.Catalogue})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +76,10 @@ func TestExceptionCommands(t *testing.T) {
 			wantOut: []string{"ID ", "STATE", "FOR", id + "  active  resource i-0a1b2c3d4e5f60001", "account 444455556666", "ec2-compromise-dev,ec2-compromise-prod", "alice", "forensic image in progress"}},
 		{name: "list one account", token: viewer, args: []string{"exceptions", "list", "--account", "444455556666"}, wantOut: []string{acct.ID}},
 		{name: "list as json", token: viewer, args: []string{"exceptions", "list", "-o", "json"}, wantOut: []string{`"exceptions": [`, `"state": "active"`}},
+		{name: "show one", token: viewer, args: []string{"exceptions", "show", id},
+			wantOut: []string{"Exception:    " + id, "State:        active", "For:          resource i-0a1b2c3d4e5f60001", "Playbooks:    *", "Approved by:  alice"}},
+		{name: "show one as json", token: viewer, args: []string{"exceptions", "show", acct.ID, "-o", "json"}, wantOut: []string{`"account": "444455556666"`}},
+		{name: "show an unknown one", token: viewer, args: []string{"exceptions", "show", "exc-nothere"}, wantCode: ExitRejected, wantErr: []string{"(404 Not Found)"}},
 		{name: "unknown playbook", token: admin, args: []string{"exceptions", "create", "--resource", "i-1", "--playbook", "ec2-compromise-prd", "--reason", "r", "--expires", "1h"},
 			wantCode: ExitRejected, wantErr: []string{"(422 Unprocessable Entity)", `  playbooks: no playbook is called "ec2-compromise-prd" (did you mean "ec2-compromise-prod"?)`}},
 		{name: "too far ahead", token: admin, args: []string{"exceptions", "create", "--resource", "i-1", "--reason", "r", "--expires", "91d"},
@@ -160,6 +132,9 @@ func TestExceptionCommands(t *testing.T) {
 	}
 	if code, out, _ := invoke(t, "", "exceptions", "list", "--state", "all"); code != ExitOK || !strings.Contains(out, id+"  revoked") {
 		t.Errorf("list all: exit %d, stdout %q; want %s revoked", code, out, id)
+	}
+	if code, out, _ := invoke(t, "", "exceptions", "show", id); code != ExitOK || !strings.Contains(out, "Revoked:") || !strings.Contains(out, ": imaging finished") {
+		t.Errorf("show after revoking: exit %d, stdout %q; want who revoked it and why", code, out)
 	}
 }
 
