@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/firebreak-sec/firebreak/internal/action"
 	"github.com/firebreak-sec/firebreak/internal/decide"
 	"github.com/firebreak-sec/firebreak/internal/event"
 	"github.com/firebreak-sec/firebreak/internal/run"
@@ -63,6 +64,8 @@ func (e *Engine) Accept(ctx context.Context, evs []*event.Event, via string) (ac
 		return 0, 0, fmt.Errorf("accept %d events: %w", len(evs), err)
 	}
 	e.metrics.accepted(preps, breaker)
+	// After the commit, so that an alert never names an incident that was rolled back.
+	e.alertBreaker(ctx, breaker.held)
 	return accepted, duplicates, nil
 }
 
@@ -192,6 +195,7 @@ func (e *Engine) open(ctx context.Context, tx *store.Tx, ev *event.Event, d deci
 		if err := e.audit(ctx, tx, actor, "breaker.tripped", inc.ID, map[string]any{"limit": trip, "playbook": d.Playbook, "account": plan.Target.Account}); err != nil {
 			return err
 		}
+		breaker.held = append(breaker.held, heldIncident{id: inc.ID, playbook: d.Playbook, limit: trip, target: plan.Target})
 	}
 	if err := e.store.CreateIncident(ctx, tx, inc); err != nil {
 		return err
@@ -225,6 +229,15 @@ type breakerCount struct {
 	seen map[string]bool
 	// trips names the limit each incident held by the breaker passed, for the metrics.
 	trips []string
+	// held are the incidents the breaker held, for the alert sent once they are stored.
+	held []heldIncident
+}
+
+// heldIncident is an incident the breaker made wait for a person, and the limit it passed,
+// described.
+type heldIncident struct {
+	id, playbook, limit string
+	target              action.Target
 }
 
 // limited says whether any limit is set: without one the breaker counts nothing.

@@ -461,6 +461,16 @@ func TestBreaker(t *testing.T) {
 		if n := f.auditKinds(t)["breaker.tripped"]; n != 1 {
 			t.Errorf("%d breaker.tripped records, want 1", n)
 		}
+		// An alert went out naming the held incident and the limit.
+		var alerts []action.Notification
+		for _, n := range f.env.Notify.(*action.RecordingNotifier).Sent() {
+			if n.Channel == BreakerAlertChannel {
+				alerts = append(alerts, n)
+			}
+		}
+		if len(alerts) != 1 || alerts[0].Incident != inc.ID || !strings.Contains(alerts[0].Message, "2 incidents within 1h0m0s (limit 1)") {
+			t.Errorf("breaker alerts %+v, want one naming %s and the overall limit", alerts, inc.ID)
+		}
 		if err := f.eng.Approve(ctx, inc.ID, 0, "alice", "expected"); err != nil {
 			t.Fatal(err)
 		}
