@@ -124,7 +124,7 @@ func (f *fixture) incidentIn(t *testing.T, id, state, status, approval string) *
 // lastAudit returns the newest audit record of kind.
 func (f *fixture) lastAudit(t *testing.T, kind string) store.AuditRecord {
 	t.Helper()
-	recs := f.auditRecords(t, kind)
+	recs := auditRecords(t, f.store, kind)
 	if len(recs) == 0 {
 		t.Fatalf("no %s audit record", kind)
 	}

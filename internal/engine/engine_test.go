@@ -155,18 +155,32 @@ func (f *fixture) verifyAudit(t *testing.T) store.Summary {
 	return sum
 }
 
-func (f *fixture) auditKinds(t *testing.T) map[string]int {
+// auditRecords returns the store's audit records in order: all of them, or those of the
+// kinds given.
+func auditRecords(t *testing.T, s *store.Store, kinds ...string) []store.AuditRecord {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := f.store.ExportAudit(context.Background(), &buf); err != nil {
+	if err := s.ExportAudit(context.Background(), &buf); err != nil {
 		t.Fatal(err)
 	}
-	kinds := map[string]int{}
+	var out []store.AuditRecord
 	for line := range bytes.Lines(buf.Bytes()) {
 		var r store.AuditRecord
 		if err := json.Unmarshal(line, &r); err != nil {
 			t.Fatal(err)
 		}
+		if len(kinds) == 0 || slices.Contains(kinds, r.Kind) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// auditKinds counts the audit records by kind.
+func (f *fixture) auditKinds(t *testing.T) map[string]int {
+	t.Helper()
+	kinds := map[string]int{}
+	for _, r := range auditRecords(t, f.store) {
 		kinds[r.Kind]++
 	}
 	return kinds

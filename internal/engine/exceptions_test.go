@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -139,7 +137,7 @@ func TestExceptionDecisions(t *testing.T) {
 		}
 		f.waitFor(t, inc.ID, store.StateContained)
 
-		recs := auditOf(t, f.store)
+		recs := auditRecords(t, f.store)
 		var created, revokedRec *store.AuditRecord
 		for i := range recs {
 			switch recs[i].Kind {
@@ -254,21 +252,4 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 			t.Fatalf("after 10s: not yet: %s", what)
 		}
 	}
-}
-
-func auditOf(t *testing.T, s *store.Store) []store.AuditRecord {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := s.ExportAudit(context.Background(), &buf); err != nil {
-		t.Fatal(err)
-	}
-	var out []store.AuditRecord
-	for line := range bytes.Lines(buf.Bytes()) {
-		var r store.AuditRecord
-		if err := json.Unmarshal(line, &r); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, r)
-	}
-	return out
 }

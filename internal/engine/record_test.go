@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"testing"
 
 	"github.com/firebreak-sec/firebreak/internal/store"
@@ -25,18 +23,7 @@ func TestRecordRejectionsAndConfig(t *testing.T) {
 	}
 	f.verifyAudit(t)
 
-	var buf bytes.Buffer
-	if err := f.store.ExportAudit(context.Background(), &buf); err != nil {
-		t.Fatal(err)
-	}
-	var got []store.AuditRecord
-	for line := range bytes.Lines(buf.Bytes()) {
-		var r store.AuditRecord
-		if err := json.Unmarshal(line, &r); err != nil {
-			t.Fatal(err)
-		}
-		got = append(got, r)
-	}
+	got := auditRecords(t, f.store)
 	if len(got) != 3 {
 		t.Fatalf("%d audit records, want 3: %+v", len(got), got)
 	}

@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,26 +14,6 @@ import (
 )
 
 var webProd = action.Target{Kind: event.KindInstance, ID: "i-0a1b2c3d4e5f60001", Account: "111122223333", Region: "us-east-1"}
-
-// auditOf returns the audit records of kind.
-func (f *fixture) auditOf(t *testing.T, kind string) []store.AuditRecord {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := f.store.ExportAudit(context.Background(), &buf); err != nil {
-		t.Fatal(err)
-	}
-	var out []store.AuditRecord
-	for line := range bytes.Lines(buf.Bytes()) {
-		var r store.AuditRecord
-		if err := json.Unmarshal(line, &r); err != nil {
-			t.Fatal(err)
-		}
-		if r.Kind == kind {
-			out = append(out, r)
-		}
-	}
-	return out
-}
 
 // TestRequestAction checks the self-service entry: the request opens a one-step incident
 // requested by the caller, which runs to contained on the simulated organisation; asking
@@ -77,12 +55,12 @@ func TestRequestAction(t *testing.T) {
 		}
 
 		for _, kind := range []string{"action.requested", "incident.opened"} {
-			recs := f.auditOf(t, kind)
+			recs := auditRecords(t, f.store, kind)
 			if len(recs) != 1 || recs[0].Actor != caller.Name || recs[0].Source != caller.Source || recs[0].RequestID != caller.RequestID {
 				t.Errorf("%s records %+v, want one by %+v", kind, recs, caller)
 			}
 		}
-		if recs := f.auditOf(t, "action.repeated"); len(recs) != 1 || recs[0].Actor != "token:tok-bob" {
+		if recs := auditRecords(t, f.store, "action.repeated"); len(recs) != 1 || recs[0].Actor != "token:tok-bob" {
 			t.Errorf("action.repeated records %+v, want one by token:tok-bob", recs)
 		}
 		f.verifyAudit(t)

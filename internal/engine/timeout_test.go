@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
@@ -29,26 +28,6 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.off += d
-}
-
-// auditRecords returns the audit records of kind.
-func (f *fixture) auditRecords(t *testing.T, kind string) []store.AuditRecord {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := f.store.ExportAudit(context.Background(), &buf); err != nil {
-		t.Fatal(err)
-	}
-	var out []store.AuditRecord
-	for line := range bytes.Lines(buf.Bytes()) {
-		var r store.AuditRecord
-		if err := json.Unmarshal(line, &r); err != nil {
-			t.Fatal(err)
-		}
-		if r.Kind == kind {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // TestApprovalTimeout checks that a step waiting for approval is decided as configured once
@@ -122,7 +101,7 @@ func TestApprovalTimeout(t *testing.T) {
 				if s := instanceState(t, f.org, "i-0b1c2d3e4f5a60002"); s != tc.instance {
 					t.Errorf("instance is %s, want %s", s, tc.instance)
 				}
-				recs := f.auditRecords(t, tc.kind)
+				recs := auditRecords(t, f.store, tc.kind)
 				if len(recs) != 1 {
 					t.Fatalf("%d %s audit records, want 1", len(recs), tc.kind)
 				}
@@ -186,7 +165,7 @@ func TestApprovalTimeoutReplicas(t *testing.T) {
 			t.Errorf("%d decisions between %d replicas, want 1", decided, len(engines))
 		}
 		f.waitFor(t, inc.ID, store.StateContained)
-		if n := len(f.auditRecords(t, "step.denied")); n != 1 {
+		if n := len(auditRecords(t, f.store, "step.denied")); n != 1 {
 			t.Errorf("%d step.denied records, want 1", n)
 		}
 		f.verifyAudit(t)
