@@ -41,6 +41,12 @@ type Request struct {
 	Incident string
 	// Event is the event that opened the incident; finding actions act on its finding.
 	Event *event.Event
+	// Resumed says an earlier attempt at this step began and its outcome is unknown: its
+	// process died, or a call timed out or failed with a 5xx. A call that attempt sent may
+	// still land, and AWS's reads are eventually consistent, so an action that recognises
+	// its earlier work by looking for it (snapshots and commands take no client token)
+	// waits Env.SettleFor first; otherwise it could look too early and do the work twice.
+	Resumed bool
 }
 
 // Status is how a step ended when it did not fail.
@@ -176,6 +182,35 @@ type Env struct {
 	// (snapshots, Run Command, automations); 5 s when zero.
 	Poll  time.Duration
 	Retry Retry
+	// Settle is how long a resumed step waits for an earlier attempt's calls to land and
+	// show in AWS's reads before it looks for them; DefaultSettle when zero, no wait when
+	// negative (a simulation in the same process, where nothing is ever in flight).
+	Settle time.Duration
+}
+
+// DefaultSettle is Env.Settle when zero. A request AWS received completes within a second
+// or two, and EC2 advises waiting "a couple of seconds" before a Describe that follows a
+// write (EC2 developer guide, "Eventual consistency in the Amazon EC2 API").
+const DefaultSettle = 5 * time.Second
+
+// SettleFor waits until a resumed request's earlier attempt has settled (Env.Settle); it
+// returns at once for a request that is not resumed, or early with ctx's error.
+func (env *Env) SettleFor(ctx context.Context, req *Request) error {
+	d := env.Settle
+	if d == 0 {
+		d = DefaultSettle
+	}
+	if !req.Resumed || d < 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // Clock returns env.Now, or time.Now when unset.

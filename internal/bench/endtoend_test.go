@@ -114,7 +114,7 @@ func runEndToEnd(tb testing.TB, s *store.Store, e endToEnd) endToEndOutcome {
 	org := sim.New(throughputWorld(workload{Accounts: e.Accounts, Instances: e.Instances}), sim.Options{Seed: 1})
 	// Poll is the snapshot waiter's: the simulation completes snapshots at once, and
 	// waiting AWS's 5 s for them would measure nothing but the wait.
-	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Poll: 10 * time.Millisecond}
+	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Settle: -1, Poll: 10 * time.Millisecond}
 	eng, err := durable.New(s, durable.Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env, PollInterval: e.Poll})
 	if err != nil {
 		tb.Fatal(err)

@@ -145,7 +145,7 @@ func intakeEngine(tb testing.TB, s *store.Store) *durable.Engine {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	env := &action.Env{Cloud: sim.New(w, sim.Options{}), Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}}
+	env := &action.Env{Cloud: sim.New(w, sim.Options{}), Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Settle: -1}
 	// fixedNow keeps the corpus's exceptions judged as the decision benchmarks judge them.
 	eng, err := durable.New(s, durable.Config{Decider: decide.New(set, decide.Options{Now: fixedNow}), Catalogue: cat, Env: env})
 	if err != nil {

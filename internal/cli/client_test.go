@@ -558,7 +558,7 @@ func TestAPICommandsAgainstTheServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
+	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Settle: -1,
 		Poll: 5 * time.Millisecond, Retry: action.Retry{Attempts: 1}}
 	eng, err := engine.New(st, engine.Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
 		PollInterval: 20 * time.Millisecond})

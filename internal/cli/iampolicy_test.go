@@ -77,7 +77,7 @@ func TestIAMPolicyCoversTheExamples(t *testing.T) {
 	}
 	org := sim.New(w, sim.Options{})
 	inv := decide.WorldInventory(w)
-	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Poll: 1}
+	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Settle: -1, Poll: 1}
 	eng := decide.New(set, decide.Options{})
 	executed := 0
 	err = event.ScanPath(ctx, events, nil, func(ev *event.Event) error {

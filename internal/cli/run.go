@@ -107,6 +107,8 @@ func runRun(ctx context.Context, s *streams, o *runOptions, inputs []string) err
 		// The simulation finishes background work (snapshots, commands) within a few polls;
 		// waiting AWS's intervals for it would only slow the run down.
 		env.Poll = 10 * time.Millisecond
+		// Nothing is ever in flight in a simulation in this process.
+		env.Settle = -1
 	}
 	cat := catalog.Default()
 

@@ -220,6 +220,8 @@ func runServe(ctx context.Context, s *streams, o *serveOptions, flags *pflag.Fla
 		// The simulation finishes background work (snapshots, commands) within a few
 		// polls; waiting AWS's intervals for it would only slow a developer down.
 		env.Poll = 10 * time.Millisecond
+		// Nothing is ever in flight in a simulation in this process.
+		env.Settle = -1
 	} else {
 		p, err := awscloud.NewFromConfig(awsCfg, awscloud.Options{RoleName: cfg.Accounts.RoleName, ExternalID: string(cfg.Accounts.ExternalID),
 			Accounts: accountOverrides(cfg.Accounts), Registry: reg})

@@ -74,7 +74,7 @@ func newFixture(t *testing.T, d store.Dialect, o options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
+	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Settle: -1,
 		Poll: 5 * time.Millisecond, Retry: action.Retry{Attempts: o.attempts, Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}}
 	cfg := Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
 		Inventory: decide.WorldInventory(w), Breaker: o.breaker, PollInterval: 20 * time.Millisecond, AfterStep: o.afterStep}

@@ -3,10 +3,12 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/firebreak-sec/firebreak/internal/action"
 	"github.com/firebreak-sec/firebreak/internal/store"
 )
 
@@ -40,6 +42,42 @@ func orphanStep(t *testing.T, f *fixture, client string) (*store.Incident, int64
 		t.Fatal(err)
 	}
 	return inc, job
+}
+
+// resumeSpy records, per action, whether the engine ran it as resumed.
+type resumeSpy struct {
+	mu      sync.Mutex
+	resumed map[string]bool
+}
+
+// wrap makes every action of cfg's catalogue report to the spy.
+func (s *resumeSpy) wrap(cfg *Config) {
+	for _, name := range cfg.Catalogue.Names() {
+		spec, _ := cfg.Catalogue.Lookup(name)
+		spec.Exec = spyExec{spec.Exec, s, name}
+	}
+}
+
+func (s *resumeSpy) seen() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.resumed)
+}
+
+type spyExec struct {
+	action.Executor
+	spy  *resumeSpy
+	name string
+}
+
+func (e spyExec) Do(ctx context.Context, env *action.Env, req *action.Request) (*action.Result, error) {
+	e.spy.mu.Lock()
+	if e.spy.resumed == nil {
+		e.spy.resumed = map[string]bool{}
+	}
+	e.spy.resumed[e.name] = e.spy.resumed[e.name] || req.Resumed
+	e.spy.mu.Unlock()
+	return e.Executor.Do(ctx, env, req)
 }
 
 // jobState reads a River job's state.
@@ -78,18 +116,41 @@ func addReplica(t *testing.T, s *store.Store, id string, ago time.Duration) {
 // contained.
 func TestRecoverAfterCrash(t *testing.T) {
 	eachDatabase(t, func(t *testing.T, d store.Dialect) {
-		f := newFixture(t, d, options{stopped: true})
+		var spy resumeSpy
+		f := newFixture(t, d, options{stopped: true, configure: spy.wrap})
 		ctx := context.Background()
 		if d == store.Postgres {
 			addReplica(t, f.store, "dead-replica", time.Hour)
 		}
 		inc, job := orphanStep(t, f, "dead-replica")
+		// The dead attempt had begun its step, as runStep records before acting.
+		err := f.store.Write(ctx, func(tx *store.Tx) error {
+			full, err := f.store.Incident(ctx, tx, inc.ID)
+			if err != nil {
+				return err
+			}
+			st := full.Steps[0]
+			st.Status, st.Started = store.StepRunning, time.Now()
+			return f.store.UpdateStep(ctx, tx, inc.ID, &st)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := f.eng.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
 		got := f.waitFor(t, inc.ID, store.StateContained)
 		if got.Steps[0].Attempts != 2 {
 			t.Errorf("recovered step ran as attempt %d, want 2: the dead attempt counts", got.Steps[0].Attempts)
+		}
+		// The recovered step cannot know whether the dead attempt's calls landed; the
+		// steps after it were never begun.
+		want := map[string]bool{}
+		for _, st := range got.Steps {
+			want[st.Action] = st.Index == 0
+		}
+		if !maps.Equal(spy.seen(), want) {
+			t.Errorf("resumed by action %v, want %v", spy.seen(), want)
 		}
 		// River records a job's completion a moment after the step's outcome commits.
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {

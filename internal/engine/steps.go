@@ -8,6 +8,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/firebreak-sec/firebreak/internal/action"
+	"github.com/firebreak-sec/firebreak/internal/cloud"
 	"github.com/firebreak-sec/firebreak/internal/run"
 	"github.com/firebreak-sec/firebreak/internal/store"
 )
@@ -130,9 +131,17 @@ func (e *Engine) runStep(ctx context.Context, args StepArgs, attempt, maxAttempt
 		if err != nil {
 			return err
 		}
+		// A step found running was begun by an attempt whose outcome is unknown (its
+		// process died, or its call failed in a way that may yet have taken effect); one
+		// whose last attempt was throttled was refused, and nothing of it can land later.
+		resumed := st.Status == store.StepRunning && st.Class != cloud.Throttled.String()
 		plan = run.Plan{Playbook: inc.Playbook, Incident: inc.ID, Outcome: run.OutcomePlanned, Target: inc.Target, Event: ev,
-			Steps: []run.Step{{Action: st.Action, With: st.With, ContinueOnError: st.ContinueOnError, Outcome: run.OutcomePlanned}}}
+			Steps: []run.Step{{Action: st.Action, With: st.With, ContinueOnError: st.ContinueOnError, Outcome: run.OutcomePlanned,
+				Resumed: resumed}}}
 		st.Status = store.StepRunning
+		// Until this attempt reports, its outcome is unknown: a process that dies during
+		// it leaves no class, and the next attempt counts as resumed.
+		st.Class = ""
 		if st.Started.IsZero() {
 			st.Started = e.cfg.Now()
 		}

@@ -82,7 +82,7 @@ func TestFaults(t *testing.T) {
 		}
 		// Many attempts with short backoffs: at a 35% fault rate per call, a step of several
 		// calls often fails, and each failure is River's to retry.
-		env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
+		env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Settle: -1,
 			Poll: 5 * time.Millisecond, Retry: action.Retry{Attempts: 200, Base: 5 * time.Millisecond, Max: 50 * time.Millisecond}}
 		eng, err := engine.New(s, engine.Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
 			PollInterval: 20 * time.Millisecond})

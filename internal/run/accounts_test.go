@@ -25,7 +25,7 @@ func TestOneAccountDeniesAssumeRole(t *testing.T) {
 	}
 	const denied = "444455556666"
 	org := sim.New(w, sim.Options{DenyAssumeRole: []string{denied}})
-	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}}
+	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Settle: -1}
 	cat := catalog.Default()
 
 	targets := []action.Target{

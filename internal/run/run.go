@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/firebreak-sec/firebreak/internal/action"
+	"github.com/firebreak-sec/firebreak/internal/cloud"
 	"github.com/firebreak-sec/firebreak/internal/event"
 )
 
@@ -47,6 +48,9 @@ type Step struct {
 	// Outcome is planned, or why the step is not to run (dry-run, needs-approval, skipped).
 	Outcome string
 	Reason  string
+	// Resumed says an earlier attempt at the step began and its outcome is unknown (see
+	// action.Request.Resumed).
+	Resumed bool
 }
 
 // Status is how a step ended.
@@ -133,7 +137,8 @@ func Execute(ctx context.Context, env *action.Env, cat *action.Catalogue, p Plan
 			sr.Status, sr.Reason = Failed, fmt.Sprintf("action %s does not act on a %s", st.Action, p.Target.Kind)
 		default:
 			sr.Reversible = spec.Reversible
-			req := &action.Request{Target: p.Target, Params: spec.ParamsWithDefaults(st.With), Incident: p.Incident, Event: p.Event}
+			req := &action.Request{Target: p.Target, Params: spec.ParamsWithDefaults(st.With), Incident: p.Incident, Event: p.Event,
+				Resumed: st.Resumed}
 			run(ctx, env, spec, req, &sr)
 		}
 		if sr.Status == Failed {
@@ -187,6 +192,11 @@ func run(ctx context.Context, env *action.Env, spec *action.Spec, req *action.Re
 		sr.Status, sr.Reason, sr.Class, sr.Retryable = Failed, err.Error(), class.String(), class.Retryable()
 		if !class.Retryable() || n >= attempts || ctx.Err() != nil {
 			return
+		}
+		// A throttled call was refused; any other retryable failure (a 5xx, a timeout)
+		// may have been carried out all the same.
+		if class != cloud.Throttled {
+			req.Resumed = true
 		}
 		t := time.NewTimer(env.Retry.Backoff(n))
 		select {

@@ -237,3 +237,61 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+// resumeRecorder fails with each of errs in turn, then succeeds, recording whether each
+// attempt was told it resumes one whose outcome is unknown.
+type resumeRecorder struct {
+	errs    []error
+	resumed []bool
+}
+
+func (r *resumeRecorder) Do(_ context.Context, _ *action.Env, req *action.Request) (*action.Result, error) {
+	r.resumed = append(r.resumed, req.Resumed)
+	if n := len(r.resumed); n <= len(r.errs) {
+		return nil, r.errs[n-1]
+	}
+	return &action.Result{Status: action.Done}, nil
+}
+
+func (r *resumeRecorder) Undo(context.Context, *action.Env, *action.Request, json.RawMessage) (*action.Result, error) {
+	return &action.Result{Status: action.Done}, nil
+}
+
+// TestExecuteMarksResumedAttempts checks which retries are told their earlier attempt's
+// outcome is unknown: after a 5xx, yes (AWS may have carried the call out); after a
+// throttle, no (AWS refused it); and from the first attempt on when the plan says the
+// step was begun before.
+func TestExecuteMarksResumedAttempts(t *testing.T) {
+	throttled := &smithy.GenericAPIError{Code: "RequestLimitExceeded", Message: "Rate exceeded"}
+	internal := &smithy.GenericAPIError{Code: "InternalError", Message: "An internal error has occurred"}
+	for _, tt := range []struct {
+		name    string
+		errs    []error
+		resumed bool
+		want    []bool
+	}{
+		{"fresh", nil, false, []bool{false}},
+		{"begun before", nil, true, []bool{true}},
+		{"throttled", []error{throttled, throttled}, false, []bool{false, false, false}},
+		{"5xx", []error{internal}, false, []bool{false, true}},
+		{"5xx then throttled", []error{internal, throttled}, false, []bool{false, true, true}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &resumeRecorder{errs: tt.errs}
+			cat, err := action.NewCatalogue(&action.Spec{Name: "snap", Targets: []event.Kind{event.KindInstance}, Exec: rec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := &action.Env{Retry: action.Retry{Attempts: 5, Base: time.Millisecond}}
+			st := Step{Action: "snap", Outcome: OutcomePlanned, Resumed: tt.resumed}
+			rep := Execute(context.Background(), env, cat, Plan{Outcome: OutcomePlanned,
+				Target: action.Target{Kind: event.KindInstance, ID: "i-1"}, Steps: []Step{st}})
+			if rep.Steps[0].Status != Done {
+				t.Fatalf("status %s: %s", rep.Steps[0].Status, rep.Steps[0].Reason)
+			}
+			if !slices.Equal(rec.resumed, tt.want) {
+				t.Errorf("resumed per attempt %v, want %v", rec.resumed, tt.want)
+			}
+		})
+	}
+}

@@ -59,7 +59,7 @@ func (w execWorld) org(t *testing.T, opts sim.Options) (*sim.Org, *action.Env) {
 		t.Fatal(err)
 	}
 	org := sim.New(parsed, opts)
-	env := &action.Env{Cloud: w.cloud(org), Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
+	env := &action.Env{Cloud: w.cloud(org), Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Settle: -1,
 		Poll: time.Millisecond, Retry: action.Retry{Attempts: 8, Base: time.Millisecond, Max: 5 * time.Millisecond}}
 	if !w.now.IsZero() {
 		now := w.now

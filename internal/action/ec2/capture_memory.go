@@ -169,6 +169,11 @@ func earlierCapture(ctx context.Context, env *action.Env, c cloud.SSM, trace *ac
 		// A capture that failed or that SSM no longer knows is taken again.
 		env.Cache.Forget(key)
 	}
+	// SendCommand takes no client token: give a command an earlier attempt may have sent
+	// time to show before concluding there is none.
+	if err := env.SettleFor(ctx, req); err != nil {
+		return "", err
+	}
 	comment := captureComment(req.Incident)
 	in := &ssm.ListCommandInvocationsInput{InstanceId: aws.String(t.ID),
 		Filters: []ssmtypes.CommandFilter{{Key: ssmtypes.CommandFilterKeyDocumentName, Value: aws.String(doc)}}}

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"sort"
-	"time"
 
 	"github.com/firebreak-sec/firebreak/internal/action"
 	"github.com/firebreak-sec/firebreak/internal/cloud"
@@ -83,7 +83,11 @@ func (snapshotVolumes) Do(ctx context.Context, env *action.Env, req *action.Requ
 	}
 	trace := &action.Trace{}
 	// Snapshots this incident already took are found by their tags, so a repeated step
-	// takes no second set.
+	// takes no second set. CreateSnapshots takes no client token, so after an attempt that
+	// may have sent it, its snapshots are given time to show first.
+	if err := env.SettleFor(ctx, req); err != nil {
+		return fail(err)
+	}
 	existing, err := incidentSnapshots(ctx, c, trace, t.Account, t.ID, req.Incident)
 	if err != nil {
 		return fail(err)

@@ -56,7 +56,7 @@ func Start(t *testing.T, dialect store.Dialect) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{},
+	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Settle: -1,
 		Poll: 5 * time.Millisecond, Retry: action.Retry{Attempts: 1}}
 	inv := decide.WorldInventory(w)
 	eng, err := engine.New(s, engine.Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
