@@ -154,7 +154,7 @@ func New(opts Options) (*Console, error) {
 		opts.Now = time.Now
 	}
 	c := &Console{opts: opts, log: opts.Logger, mux: http.NewServeMux(), pages: map[string]*template.Template{},
-		sessions: newSessions(opts.Now)}
+		sessions: newSessions(opts.Store, opts.Now)}
 	for _, name := range pageNames {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -198,6 +198,8 @@ type call struct {
 	signedIn  bool
 	sessionID string
 	csrf      string
+	// flash says the session holds a message for the next page.
+	flash     bool
 	requestID string
 	source    string
 	route     route
@@ -218,15 +220,23 @@ func (c *Console) guard(rt route) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		var sess session
 		if ck, err := r.Cookie(CookieName); err == nil {
-			if s, ok := c.sessions.get(ck.Value); ok {
-				sess, v.sessionID, v.csrf = s, ck.Value, s.csrf
+			s, ok, err := c.sessions.get(r.Context(), ck.Value)
+			if err != nil {
+				c.log.Error("console: read a session", "request_id", v.requestID, "error", err)
+				c.fail(w, r, v, http.StatusServiceUnavailable, "Your session could not be read just now. Reload the page in a moment.", "")
+				return
+			}
+			if ok {
+				sess, v.sessionID, v.csrf, v.flash = s, ck.Value, s.csrf, s.flash != ""
 			}
 		}
 		if sess.signedIn && sess.credential != "" {
 			p, err := c.recheck(r, sess.credential)
 			switch {
 			case errors.Is(err, auth.ErrUnauthenticated):
-				c.sessions.delete(v.sessionID)
+				if err := c.sessions.delete(r.Context(), v.sessionID); err != nil {
+					c.log.Error("console: end a session", "request_id", v.requestID, "error", err)
+				}
 				v.sessionID, sess = "", session{}
 				c.toLogin(w, r, "token")
 				return
@@ -363,8 +373,12 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, v *call, status
 	p := page{Title: title, Nav: name, Principal: v.principal, SignedIn: v.signedIn, CSRF: v.csrf,
 		RequestID: v.requestID, Prefix: Prefix, Data: data,
 		CanAct: v.principal.RoleAllows(auth.RequestAction), CanApprov: v.principal.RoleAllows(auth.Approve)}
-	if v.sessionID != "" && name != "error" {
-		p.Flash, p.FlashKind = c.sessions.takeFlash(v.sessionID)
+	if v.flash && name != "error" {
+		var err error
+		if p.Flash, p.FlashKind, err = c.sessions.takeFlash(r.Context(), v.sessionID); err != nil {
+			c.log.Warn("console: take a session's message", "request_id", v.requestID, "error", err)
+		}
+		v.flash = false
 	}
 	var buf bytes.Buffer
 	if err := c.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
@@ -381,7 +395,10 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, v *call, status
 // (post/redirect/get, so that a reload does not submit the form again).
 func (c *Console) redirect(w http.ResponseWriter, r *http.Request, v *call, target, msg, kind string) {
 	if msg != "" && v.sessionID != "" {
-		c.sessions.setFlash(v.sessionID, msg, kind)
+		// The action has happened by now; a message lost is logged, not a failure.
+		if err := c.sessions.setFlash(r.Context(), v.sessionID, msg, kind); err != nil {
+			c.log.Warn("console: keep a message for the next page", "request_id", v.requestID, "error", err)
+		}
 	}
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }

@@ -9,7 +9,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/firebreak-sec/firebreak/internal/auth"
 	"github.com/firebreak-sec/firebreak/internal/input"
+	"github.com/firebreak-sec/firebreak/internal/store"
 )
 
 // OIDC browser sign-in: the authorization-code flow with PKCE. The console sends the
@@ -81,7 +81,6 @@ type OIDCLogin struct {
 	client      *http.Client
 	host        string
 	now         func() time.Time
-	pending     pendingLogins
 }
 
 // NewOIDCLogin reads the provider's discovery document and returns the sign-in. It fails
@@ -124,7 +123,6 @@ func NewOIDCLogin(ctx context.Context, o OIDCLoginOptions) (*OIDCLogin, error) {
 			Scopes: []string{oidc.ScopeOpenID, "profile", "email"}},
 		redirectURL: o.RedirectURL, verifier: v, claims: claims, client: client, host: iss.Host, now: o.Now,
 	}
-	l.pending.m = map[string]*pendingLogin{}
 	return l, nil
 }
 
@@ -150,44 +148,57 @@ type pendingLogin struct {
 	expires                time.Time
 }
 
-// pendingLogins holds sign-ins in progress, keyed like sessions by the SHA-256 of the
-// cookie's value; each is taken once.
-type pendingLogins struct {
-	mu sync.Mutex
-	m  map[string]*pendingLogin
+// pendingData is a sign-in in progress as the database keeps it, sealed like a session's
+// credential with a key only the browser's cookie gives.
+type pendingData struct {
+	State    string `json:"state"`
+	Nonce    string `json:"nonce"`
+	Verifier string `json:"verifier"`
+	Redirect string `json:"redirect"`
+	Next     string `json:"next"`
 }
 
-func (p *pendingLogins) put(now time.Time, pl *pendingLogin) (string, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.m) >= maxOIDCPending {
-		for k, v := range p.m {
-			if !now.Before(v.expires) {
-				delete(p.m, k)
-			}
-		}
-	}
-	if len(p.m) >= maxOIDCPending {
-		return "", false
-	}
+// putLogin stores a sign-in in progress and returns its cookie value. It fails with
+// store.ErrConsoleFull when maxOIDCPending are in progress.
+func (s *sessions) putLogin(ctx context.Context, pl *pendingLogin) (string, error) {
 	id := randomString(32)
-	p.m[key(id)] = pl
-	return id, true
+	plain, err := json.Marshal(pendingData{State: pl.state, Nonce: pl.nonce, Verifier: pl.verifier, Redirect: pl.redirect, Next: pl.next})
+	if err != nil {
+		return "", err
+	}
+	data, err := json.Marshal(seal(id, string(plain)))
+	if err != nil {
+		return "", err
+	}
+	now := s.now()
+	err = s.store.CreateConsoleSession(ctx, store.ConsoleSession{Key: key(id), Kind: store.ConsoleLoginKind, Data: data,
+		Created: now, Seen: now, Expires: pl.expires}, now.Add(-IdleTTL), maxOIDCPending)
+	return id, err
 }
 
-func (p *pendingLogins) take(now time.Time, id string) (pendingLogin, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	k := key(id)
-	v, ok := p.m[k]
-	if !ok {
-		return pendingLogin{}, false
+// takeLogin returns the sign-in in progress the cookie names and forgets it: each is used
+// once, on whichever replica the callback reaches.
+func (s *sessions) takeLogin(ctx context.Context, id string) (pendingLogin, bool, error) {
+	cs, err := s.store.TakeConsoleSession(ctx, key(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return pendingLogin{}, false, nil
 	}
-	delete(p.m, k)
-	if !now.Before(v.expires) {
-		return pendingLogin{}, false
+	if err != nil {
+		return pendingLogin{}, false, err
 	}
-	return *v, true
+	if cs.Kind != store.ConsoleLoginKind || !s.now().Before(cs.Expires) {
+		return pendingLogin{}, false, nil
+	}
+	var sealed []byte
+	var d pendingData
+	if err := json.Unmarshal(cs.Data, &sealed); err != nil {
+		return pendingLogin{}, false, nil
+	}
+	plain, err := unseal(id, sealed)
+	if err != nil || json.Unmarshal([]byte(plain), &d) != nil {
+		return pendingLogin{}, false, nil
+	}
+	return pendingLogin{state: d.State, nonce: d.Nonce, verifier: d.Verifier, redirect: d.Redirect, next: d.Next, expires: cs.Expires}, true, nil
 }
 
 func setOIDCCookie(w http.ResponseWriter, r *http.Request, id string, ttl time.Duration) {
@@ -221,9 +232,14 @@ func (c *Console) oidcStart(w http.ResponseWriter, r *http.Request, v *call) {
 	}
 	pl := &pendingLogin{state: randomString(32), nonce: randomString(32), verifier: oauth2.GenerateVerifier(),
 		redirect: l.redirectFor(r), next: next, expires: c.now().Add(oidcPendingTTL)}
-	id, ok := l.pending.put(c.now(), pl)
-	if !ok {
+	id, err := c.sessions.putLogin(r.Context(), pl)
+	switch {
+	case errors.Is(err, store.ErrConsoleFull):
 		c.fail(w, r, v, http.StatusServiceUnavailable, "Too many sign-ins are in progress. Try again in a few minutes.", Prefix+"/login")
+		return
+	case err != nil:
+		c.log.Error("console: keep an OIDC sign-in in progress", "request_id", v.requestID, "error", err)
+		c.fail(w, r, v, http.StatusServiceUnavailable, "The sign-in could not be started just now. Try again in a moment.", Prefix+"/login")
 		return
 	}
 	setOIDCCookie(w, r, id, oidcPendingTTL)
@@ -245,7 +261,11 @@ func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request, v *call) 
 	var pl pendingLogin
 	ok := false
 	if ck, err := r.Cookie(oidcCookie); err == nil {
-		pl, ok = l.pending.take(c.now(), ck.Value)
+		if pl, ok, err = c.sessions.takeLogin(r.Context(), ck.Value); err != nil {
+			c.log.Error("console: read an OIDC sign-in in progress", "request_id", v.requestID, "error", err)
+			c.fail(w, r, v, http.StatusServiceUnavailable, "The sign-in could not be finished just now. Sign in again in a moment.", Prefix+"/login")
+			return
+		}
 	}
 	again := func(status int, msg string) {
 		c.render(w, r, v, status, "login", "Sign in", map[string]any{"Next": pl.next, "Error": msg, "OIDC": c.oidcLabel()})
@@ -299,7 +319,11 @@ func (c *Console) oidcCallback(w http.ResponseWriter, r *http.Request, v *call) 
 		again(http.StatusForbidden, "You are "+p.Name+", but none of your groups is granted a role in Firebreak. Ask an administrator to add one of them to oidc.grants.")
 		return
 	}
-	c.SignIn(w, r, p, "")
+	if err := c.SignIn(w, r, p, ""); err != nil {
+		c.log.Error("console: sign in", "request_id", v.requestID, "error", err)
+		again(http.StatusServiceUnavailable, "You could not be signed in just now. Sign in again in a moment.")
+		return
+	}
 	c.log.Info("console: signed in", "principal", p.Name, "role", p.Role, "via", "oidc", "source", v.source, "request_id", v.requestID)
 	// The callback is a navigation from the provider's site, and a browser does not send
 	// the new SameSite=Strict session cookie on a redirect that continues it; a page of

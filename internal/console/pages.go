@@ -45,9 +45,14 @@ func (c *Console) loginForm(w http.ResponseWriter, r *http.Request, v *call) {
 		return
 	}
 	if v.sessionID == "" {
-		v.sessionID = c.sessions.create(&session{expires: c.now().Add(anonymousTTL)})
-		s, _ := c.sessions.get(v.sessionID)
-		v.csrf = s.csrf
+		sess := &session{expires: c.now().Add(anonymousTTL)}
+		id, err := c.sessions.create(r.Context(), sess)
+		if err != nil {
+			c.log.Error("console: start a session for the login form", "request_id", v.requestID, "error", err)
+			c.fail(w, r, v, http.StatusServiceUnavailable, "The sign-in form could not be prepared just now. Reload the page in a moment.", "")
+			return
+		}
+		v.sessionID, v.csrf = id, sess.csrf
 		c.setCookie(w, r, v.sessionID, anonymousTTL)
 	}
 	c.render(w, r, v, http.StatusOK, "login", "Sign in", map[string]any{
@@ -92,13 +97,21 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, v *call) {
 		again(http.StatusServiceUnavailable, "The token could not be checked just now. Try again in a moment.")
 		return
 	}
-	c.SignIn(w, r, p, tok)
+	if err := c.SignIn(w, r, p, tok); err != nil {
+		c.log.Error("console: sign in", "request_id", v.requestID, "error", err)
+		again(http.StatusServiceUnavailable, "You could not be signed in just now. Try again in a moment.")
+		return
+	}
 	c.log.Info("console: signed in", "principal", p.Name, "role", p.Role, "source", v.source, "request_id", v.requestID)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, v *call) {
-	c.sessions.delete(v.sessionID)
+	if err := c.sessions.delete(r.Context(), v.sessionID); err != nil {
+		c.log.Error("console: sign out", "request_id", v.requestID, "error", err)
+		c.fail(w, r, v, http.StatusServiceUnavailable, "You could not be signed out just now. Try again in a moment.", "")
+		return
+	}
 	c.setCookie(w, r, "", 0)
 	http.Redirect(w, r, Prefix+"/login?msg=signedout", http.StatusSeeOther)
 }
