@@ -203,14 +203,7 @@ func (env *Env) SettleFor(ctx context.Context, req *Request) error {
 	if !req.Resumed || d < 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sleep(ctx, d)
 }
 
 // Clock returns env.Now, or time.Now when unset.
@@ -231,7 +224,12 @@ func (env *Env) PollInterval() time.Duration {
 
 // Wait sleeps for one poll interval, or until ctx ends.
 func (env *Env) Wait(ctx context.Context) error {
-	t := time.NewTimer(env.PollInterval())
+	return sleep(ctx, env.PollInterval())
+}
+
+// sleep waits d, or until ctx ends and returns its error.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():

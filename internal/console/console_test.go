@@ -41,8 +41,16 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	e := enginetest.Start(t, store.SQLite)
-	c, err := New(Options{Engine: e.Engine, Store: e.Store, Auth: &auth.Authenticator{Store: e.Store}, Catalogue: e.Catalogue,
+	return serveConsole(t, e.Engine, e.Store, Options{Auth: &auth.Authenticator{Store: e.Store}, Catalogue: e.Catalogue,
 		Inventory: e.Inventory, Playbooks: func() *playbook.Set { return e.Playbooks }})
+}
+
+// serveConsole builds a console on eng and st with the rest of opts, and serves it, mounted
+// as serve mounts it, on a loopback HTTP server of its own.
+func serveConsole(t *testing.T, eng *engine.Engine, st *store.Store, opts Options) *fixture {
+	t.Helper()
+	opts.Engine, opts.Store = eng, st
+	c, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 	mux.Handle(Prefix+"/", c)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &fixture{c: c, eng: e.Engine, store: e.Store, srv: srv}
+	return &fixture{c: c, eng: eng, store: st, srv: srv}
 }
 
 func (f *fixture) token(t *testing.T, role auth.Role, accounts ...string) (tok, name string) {

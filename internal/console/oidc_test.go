@@ -229,15 +229,7 @@ func newOIDCFixture(t *testing.T) (*fixture, *testIssuer) {
 	}
 	opts := f.c.opts
 	opts.OIDC = login
-	c, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle(Prefix+"/", c)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return &fixture{c: c, eng: f.eng, store: f.store, srv: srv}, iss
+	return serveConsole(t, f.eng, f.store, opts), iss
 }
 
 // oidcClient is a browser without script: a cookie jar, redirects followed by hand.

@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -22,23 +21,13 @@ func TestSessionsSharedAcrossReplicas(t *testing.T) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			e := enginetest.Start(t, d)
-			replica := func() string {
-				c, err := New(Options{Engine: e.Engine, Store: e.Store, Auth: &auth.Authenticator{Store: e.Store}, Catalogue: e.Catalogue,
-					Inventory: e.Inventory, Playbooks: func() *playbook.Set { return e.Playbooks }})
-				if err != nil {
-					t.Fatal(err)
-				}
-				mux := http.NewServeMux()
-				mux.Handle(Prefix+"/", c)
-				srv := httptest.NewServer(mux)
-				t.Cleanup(srv.Close)
-				return srv.URL
-			}
-			a, b := replica(), replica()
-			f := &fixture{store: e.Store}
-			tok, _ := f.token(t, auth.Responder)
+			opts := Options{Auth: &auth.Authenticator{Store: e.Store}, Catalogue: e.Catalogue,
+				Inventory: e.Inventory, Playbooks: func() *playbook.Set { return e.Playbooks }}
+			first := serveConsole(t, e.Engine, e.Store, opts)
+			a, b := first.srv.URL, serveConsole(t, e.Engine, e.Store, opts).srv.URL
+			tok, _ := first.token(t, auth.Responder)
 
-			br := (&fixture{srv: &httptest.Server{URL: a}}).browser(t)
+			br := first.browser(t)
 			br.login(tok)
 			br.base = b
 			if got := br.get(Prefix + "/incidents"); got.code != http.StatusOK || !strings.Contains(got.body, "Sign out") {
