@@ -2,24 +2,19 @@ package auth_test
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 
 	"github.com/firebreak-sec/firebreak/internal/action"
 	"github.com/firebreak-sec/firebreak/internal/action/catalog"
 	"github.com/firebreak-sec/firebreak/internal/api"
 	"github.com/firebreak-sec/firebreak/internal/auth"
+	"github.com/firebreak-sec/firebreak/internal/auth/oidctest"
 	"github.com/firebreak-sec/firebreak/internal/decide"
 	"github.com/firebreak-sec/firebreak/internal/engine"
 	"github.com/firebreak-sec/firebreak/internal/playbook"
@@ -34,60 +29,17 @@ const (
 	sharedAcct = "777788889999"
 )
 
-// testIssuer is an OIDC provider on loopback: a discovery document and a key set holding
-// one RSA key.
-type testIssuer struct {
-	srv *httptest.Server
-	key *rsa.PrivateKey
-	kid string
-	// keysDown makes the key set answer 500, as an identity provider in trouble would.
-	keysDown atomic.Bool
-}
+// testIssuer is an OIDC provider on loopback with one RSA key.
+type testIssuer = oidctest.Issuer
 
-func newIssuer(t *testing.T) *testIssuer {
-	t.Helper()
-	iss := &testIssuer{key: rsaKey(t), kid: "key-1"}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, map[string]any{
-			"issuer":                                iss.srv.URL,
-			"jwks_uri":                              iss.srv.URL + "/keys",
-			"authorization_endpoint":                iss.srv.URL + "/authorize",
-			"token_endpoint":                        iss.srv.URL + "/token",
-			"id_token_signing_alg_values_supported": []string{"RS256"},
-		})
-	})
-	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
-		if iss.keysDown.Load() {
-			http.Error(w, "unavailable", http.StatusInternalServerError)
-			return
-		}
-		writeJSON(w, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &iss.key.PublicKey, KeyID: iss.kid, Algorithm: "RS256", Use: "sig"}}})
-	})
-	iss.srv = httptest.NewServer(mux)
-	t.Cleanup(iss.srv.Close)
-	return iss
-}
+func newIssuer(t *testing.T) *testIssuer { return oidctest.NewIssuer(t) }
 
-func rsaKey(t *testing.T) *rsa.PrivateKey {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// claims are those of a valid token for ana, in groups; change them to make it invalid.
-func (iss *testIssuer) claims(groups ...string) map[string]any {
+// claimsFor are the claims of a valid token from iss for ana, in groups; change them to
+// make it invalid.
+func claimsFor(iss *testIssuer, groups ...string) map[string]any {
 	now := time.Now()
 	return map[string]any{
-		"iss":            iss.srv.URL,
+		"iss":            iss.URL(),
 		"aud":            audience,
 		"sub":            "00u1ana",
 		"email":          "ana@example.com",
@@ -96,33 +48,6 @@ func (iss *testIssuer) claims(groups ...string) map[string]any {
 		"exp":            now.Add(time.Hour).Unix(),
 		"groups":         groups,
 	}
-}
-
-// sign signs claims with the issuer's key.
-func (iss *testIssuer) sign(t *testing.T, claims map[string]any) string {
-	return signWith(t, iss.key, iss.kid, claims)
-}
-
-func signWith(t *testing.T, key *rsa.PrivateKey, kid string, claims map[string]any) string {
-	t.Helper()
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
 }
 
 var testGrants = []auth.Grant{
@@ -135,7 +60,7 @@ var testGrants = []auth.Grant{
 
 func newVerifier(t *testing.T, iss *testIssuer, o auth.OIDCOptions) *auth.OIDC {
 	t.Helper()
-	o.Issuer, o.Audience = iss.srv.URL, audience
+	o.Issuer, o.Audience = iss.URL(), audience
 	if o.Grants == nil {
 		o.Grants = testGrants
 	}
@@ -151,9 +76,9 @@ func newVerifier(t *testing.T, iss *testIssuer, o auth.OIDCOptions) *auth.OIDC {
 func TestOIDCVerify(t *testing.T) {
 	iss := newIssuer(t)
 	v := newVerifier(t, iss, auth.OIDCOptions{})
-	otherKey := rsaKey(t)
+	otherKey := oidctest.RSAKey(t)
 	with := func(groups []string, change func(map[string]any)) map[string]any {
-		c := iss.claims(groups...)
+		c := claimsFor(iss, groups...)
 		if change != nil {
 			change(c)
 		}
@@ -166,29 +91,29 @@ func TestOIDCVerify(t *testing.T) {
 		want     auth.Principal
 		readable bool
 	}{
-		{name: "viewer of every account", token: iss.sign(t, with([]string{"sec-viewers"}, nil)),
+		{name: "viewer of every account", token: iss.Sign(t, with([]string{"sec-viewers"}, nil)),
 			want: auth.Principal{Name: "ana@example.com", Role: auth.Viewer, Kind: auth.KindOIDC}},
 		{name: "responder in the union of its grants' accounts",
-			token: iss.sign(t, with([]string{"prod-responders", "dev-responders", "unknown-group"}, nil)),
+			token: iss.Sign(t, with([]string{"prod-responders", "dev-responders", "unknown-group"}, nil)),
 			want:  auth.Principal{Name: "ana@example.com", Role: auth.Responder, Accounts: []string{prodAcct, devAcct, sharedAcct}, Kind: auth.KindOIDC}},
 		{name: "highest role wins; a lower grant adds no accounts",
-			token: iss.sign(t, with([]string{"sec-viewers", "approvers", "dev-responders"}, nil)),
+			token: iss.Sign(t, with([]string{"sec-viewers", "approvers", "dev-responders"}, nil)),
 			want:  auth.Principal{Name: "ana@example.com", Role: auth.Approver, Accounts: []string{prodAcct}, Kind: auth.KindOIDC}},
-		{name: "admin of every account", token: iss.sign(t, with([]string{"admins", "prod-responders"}, nil)),
+		{name: "admin of every account", token: iss.Sign(t, with([]string{"admins", "prod-responders"}, nil)),
 			want: auth.Principal{Name: "ana@example.com", Role: auth.Admin, Kind: auth.KindOIDC}},
 		{name: "unverified email: named by sub",
-			token: iss.sign(t, with([]string{"sec-viewers"}, func(c map[string]any) { c["email_verified"] = false })),
+			token: iss.Sign(t, with([]string{"sec-viewers"}, func(c map[string]any) { c["email_verified"] = false })),
 			want:  auth.Principal{Name: "00u1ana", Role: auth.Viewer, Kind: auth.KindOIDC}},
 		{name: "no email: named by sub",
-			token: iss.sign(t, with([]string{"sec-viewers"}, func(c map[string]any) { delete(c, "email") })),
+			token: iss.Sign(t, with([]string{"sec-viewers"}, func(c map[string]any) { delete(c, "email") })),
 			want:  auth.Principal{Name: "00u1ana", Role: auth.Viewer, Kind: auth.KindOIDC}},
-		{name: "one group as a string", token: iss.sign(t, with(nil, func(c map[string]any) { c["groups"] = "sec-viewers" })),
+		{name: "one group as a string", token: iss.Sign(t, with(nil, func(c map[string]any) { c["groups"] = "sec-viewers" })),
 			want: auth.Principal{Name: "ana@example.com", Role: auth.Viewer, Kind: auth.KindOIDC}},
-		{name: "audience among several", token: iss.sign(t, with([]string{"sec-viewers"}, func(c map[string]any) { c["aud"] = []string{"other", audience} })),
+		{name: "audience among several", token: iss.Sign(t, with([]string{"sec-viewers"}, func(c map[string]any) { c["aud"] = []string{"other", audience} })),
 			want: auth.Principal{Name: "ana@example.com", Role: auth.Viewer, Kind: auth.KindOIDC}},
-		{name: "groups granted nothing: no role", token: iss.sign(t, with([]string{"engineering"}, nil)),
+		{name: "groups granted nothing: no role", token: iss.Sign(t, with([]string{"engineering"}, nil)),
 			want: auth.Principal{Name: "ana@example.com", Kind: auth.KindOIDC}},
-		{name: "no groups claim: no role", token: iss.sign(t, with(nil, func(c map[string]any) { delete(c, "groups") })),
+		{name: "no groups claim: no role", token: iss.Sign(t, with(nil, func(c map[string]any) { delete(c, "groups") })),
 			want: auth.Principal{Name: "ana@example.com", Kind: auth.KindOIDC}},
 	}
 	for _, tt := range valid {
@@ -211,22 +136,22 @@ func TestOIDCVerify(t *testing.T) {
 	invalid := []struct {
 		name, token, reason string
 	}{
-		{"wrong audience", iss.sign(t, with([]string{"admins"}, func(c map[string]any) { c["aud"] = "another-client" })),
+		{"wrong audience", iss.Sign(t, with([]string{"admins"}, func(c map[string]any) { c["aud"] = "another-client" })),
 			"not issued to this server"},
-		{"wrong issuer", iss.sign(t, with([]string{"admins"}, func(c map[string]any) { c["iss"] = "https://evil.example" })),
-			"not issued by " + iss.srv.URL},
-		{"expired", iss.sign(t, with([]string{"admins"}, func(c map[string]any) { c["exp"] = time.Now().Add(-time.Minute).Unix() })),
+		{"wrong issuer", iss.Sign(t, with([]string{"admins"}, func(c map[string]any) { c["iss"] = "https://evil.example" })),
+			"not issued by " + iss.URL()},
+		{"expired", iss.Sign(t, with([]string{"admins"}, func(c map[string]any) { c["exp"] = time.Now().Add(-time.Minute).Unix() })),
 			"expired at"},
-		{"no expiry", iss.sign(t, with([]string{"admins"}, func(c map[string]any) { delete(c, "exp") })),
+		{"no expiry", iss.Sign(t, with([]string{"admins"}, func(c map[string]any) { delete(c, "exp") })),
 			"has no expiry"},
-		{"signed by another key", signWith(t, otherKey, iss.kid, with([]string{"admins"}, nil)),
+		{"signed by another key", oidctest.SignWith(t, otherKey, iss.KID, with([]string{"admins"}, nil)),
 			"signature does not verify"},
-		{"signature tampered", tamper(iss.sign(t, with([]string{"admins"}, nil))),
+		{"signature tampered", tamper(iss.Sign(t, with([]string{"admins"}, nil))),
 			"signature does not verify"},
 		{"not a JWT", "not-a-jwt", "neither a Firebreak API token nor a signed JWT"},
-		{"groups of the wrong type", iss.sign(t, with(nil, func(c map[string]any) { c["groups"] = 42 })),
+		{"groups of the wrong type", iss.Sign(t, with(nil, func(c map[string]any) { c["groups"] = 42 })),
 			"groups claim is neither a string nor a list of strings"},
-		{"nobody named", iss.sign(t, with([]string{"admins"}, func(c map[string]any) { delete(c, "email"); delete(c, "sub") })),
+		{"nobody named", iss.Sign(t, with([]string{"admins"}, func(c map[string]any) { delete(c, "email"); delete(c, "sub") })),
 			"neither an email nor a sub claim"},
 	}
 	for _, tt := range invalid {
@@ -266,9 +191,9 @@ func TestOIDCGroupsClaim(t *testing.T) {
 	iss := newIssuer(t)
 	const claim = "https://firebreak.example/groups"
 	v := newVerifier(t, iss, auth.OIDCOptions{GroupsClaim: claim})
-	c := iss.claims("admins") // in the default claim, which is not read
+	c := claimsFor(iss, "admins") // in the default claim, which is not read
 	c[claim] = []string{"sec-viewers"}
-	p, err := v.Verify(context.Background(), iss.sign(t, c))
+	p, err := v.Verify(context.Background(), iss.Sign(t, c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,8 +207,8 @@ func TestOIDCGroupsClaim(t *testing.T) {
 func TestOIDCKeysUnavailable(t *testing.T) {
 	iss := newIssuer(t)
 	v := newVerifier(t, iss, auth.OIDCOptions{})
-	iss.keysDown.Store(true)
-	_, err := v.Verify(context.Background(), signWith(t, iss.key, "rotated-key", iss.claims("admins")))
+	iss.KeysDown.Store(true)
+	_, err := v.Verify(context.Background(), oidctest.SignWith(t, iss.Key, "rotated-key", claimsFor(iss, "admins")))
 	if err == nil || errors.Is(err, auth.ErrUnauthenticated) {
 		t.Fatalf("error %v, want one that does not wrap ErrUnauthenticated", err)
 	}
@@ -293,10 +218,10 @@ func TestOIDCKeysUnavailable(t *testing.T) {
 	// Once the issuer answers again, so does the verifier: at once, or within a moment,
 	// since go-oidc hands a request that arrives as a failed fetch is ending that fetch's
 	// result rather than starting another.
-	iss.keysDown.Store(false)
+	iss.KeysDown.Store(false)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		_, err := v.Verify(context.Background(), iss.sign(t, iss.claims("admins")))
+		_, err := v.Verify(context.Background(), iss.Sign(t, claimsFor(iss, "admins")))
 		if err == nil {
 			break
 		}
@@ -311,7 +236,7 @@ func TestOIDCKeysUnavailable(t *testing.T) {
 // be reached, are refused with a reason naming the setting.
 func TestNewOIDCOptions(t *testing.T) {
 	iss := newIssuer(t)
-	ok := auth.OIDCOptions{Issuer: iss.srv.URL, Audience: audience, Grants: testGrants}
+	ok := auth.OIDCOptions{Issuer: iss.URL(), Audience: audience, Grants: testGrants}
 	tests := []struct {
 		name   string
 		change func(*auth.OIDCOptions)
@@ -329,7 +254,7 @@ func TestNewOIDCOptions(t *testing.T) {
 			o.Grants = []auth.Grant{{Group: "g", Role: auth.Viewer, Clearance: []string{"legal,hr"}}}
 		}, `clearance "legal,hr": holds a comma`},
 		{"issuer unreachable", func(o *auth.OIDCOptions) { o.Issuer = "http://127.0.0.1:1" }, "discover issuer"},
-		{"issuer mismatch", func(o *auth.OIDCOptions) { o.Issuer = iss.srv.URL + "/" }, "discover issuer"},
+		{"issuer mismatch", func(o *auth.OIDCOptions) { o.Issuer = iss.URL() + "/" }, "discover issuer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,17 +288,17 @@ func TestOIDCThroughAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongAud := iss.claims("sec-viewers")
+	wrongAud := claimsFor(iss, "sec-viewers")
 	wrongAud["aud"] = "another-client"
 	tests := []struct {
 		name, method, path, token string
 		want                      int
 		detail                    string
 	}{
-		{"viewer lists", http.MethodGet, "/v1/incidents", iss.sign(t, iss.claims("sec-viewers")), http.StatusOK, ""},
-		{"wrong audience", http.MethodGet, "/v1/incidents", iss.sign(t, wrongAud), http.StatusUnauthorized, "not issued to this server"},
-		{"granted nothing", http.MethodGet, "/v1/incidents", iss.sign(t, iss.claims("engineering")), http.StatusForbidden, "may not read"},
-		{"viewer may not act", http.MethodPost, "/v1/actions", iss.sign(t, iss.claims("sec-viewers")), http.StatusForbidden, "may not request-action"},
+		{"viewer lists", http.MethodGet, "/v1/incidents", iss.Sign(t, claimsFor(iss, "sec-viewers")), http.StatusOK, ""},
+		{"wrong audience", http.MethodGet, "/v1/incidents", iss.Sign(t, wrongAud), http.StatusUnauthorized, "not issued to this server"},
+		{"granted nothing", http.MethodGet, "/v1/incidents", iss.Sign(t, claimsFor(iss, "engineering")), http.StatusForbidden, "may not read"},
+		{"viewer may not act", http.MethodPost, "/v1/actions", iss.Sign(t, claimsFor(iss, "sec-viewers")), http.StatusForbidden, "may not request-action"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -767,7 +767,7 @@ func oidcFromConfig(ctx context.Context, c config.OIDC) (auth.OIDCVerifier, *con
 	for i, g := range c.Grants {
 		grants[i] = auth.Grant{Group: g.Group, Role: auth.Role(g.Role), Accounts: g.Accounts, Clearance: g.Clearance}
 	}
-	verifier, err := auth.NewOIDC(ctx, auth.OIDCOptions{Issuer: c.Issuer, Audience: c.ClientID,
+	verifier, err := auth.NewOIDC(ctx, auth.OIDCOptions{Issuer: c.Issuer, Audience: c.Audience,
 		GroupsClaim: c.GroupsClaim, Grants: grants})
 	if err != nil {
 		return nil, nil, err

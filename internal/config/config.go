@@ -210,6 +210,11 @@ type OIDC struct {
 	// ClientID is the client registered with the provider for Firebreak; ID tokens must
 	// name it as their audience.
 	ClientID string `yaml:"client_id"`
+	// Audience is what bearer tokens presented to the API must name in aud. Default:
+	// ClientID, right for ID tokens; set it when callers present the provider's access
+	// tokens for an API (an Auth0 API identifier, Okta's api://default, an Entra ID
+	// application URI).
+	Audience string `yaml:"audience"`
 	// ClientSecret authenticates the console to the provider's token endpoint. Empty for
 	// a public client, which PKCE alone protects. May be env:NAME.
 	ClientSecret Secret `yaml:"client_secret"`
@@ -342,6 +347,9 @@ func (c *Config) derive() {
 	}
 	if c.oidcGiven() && c.OIDC.GroupsClaim == "" {
 		c.OIDC.GroupsClaim = DefaultGroupsClaim
+	}
+	if c.oidcGiven() && c.OIDC.Audience == "" {
+		c.OIDC.Audience = c.OIDC.ClientID
 	}
 }
 

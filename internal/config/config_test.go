@@ -106,6 +106,7 @@ func TestParseComplete(t *testing.T) {
 		OIDC: OIDC{
 			Issuer:       "https://login.example.com/oauth2/default",
 			ClientID:     "firebreak-console",
+			Audience:     "api://firebreak",
 			ClientSecret: "oidc-client-secret",
 			RedirectURL:  "https://firebreak.example.com/console/login/oidc/callback",
 			GroupsClaim:  "roles",
@@ -184,6 +185,8 @@ func TestParseOneError(t *testing.T) {
 		{"log: {level: Info}", `f.yaml:1:14: log.level: "Info" is not allowed (did you mean "info"?); give one of debug, info, warn, error`},
 		{"accounts: {overrides: [{id: 11112222333}]}", `f.yaml:1:29: accounts.overrides[0].id: "11112222333" is not a 12-digit account id`},
 		{"accounts: {overrides: [{id: 011122223333}]}", ""}, // read as written, leading 0 and all
+		{"oidc: {issuer: 'https://idp.example', client_id: c, audience: ' c', grants: [{group: g, role: viewer}]}",
+			`f.yaml:1:63: oidc.audience: " c" has spaces around it; give the aud value exactly as the provider's tokens carry it`},
 		{"oidc: {issuer: 'https://idp.example', client_id: c, grants: [{group: g, role: viewer, clearance: [' ']}]}",
 			`f.yaml:1:99: oidc.grants[0].clearance[0]: " " is empty; give the value of a playbook's sensitivity label, such as restricted`},
 		{"audit: {anchor: {location: 'b/x'}}", `f.yaml:1:28: audit.anchor.location: "b/x" is not an S3 location; write s3://BUCKET or s3://BUCKET/PREFIX`},
@@ -452,4 +455,16 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("Override(): %v", err)
 		}
 	})
+}
+
+// TestOIDCDefaults checks what an oidc section leaves out: groups come from "groups", and
+// API bearer tokens must name the client id in aud, as ID tokens do.
+func TestOIDCDefaults(t *testing.T) {
+	c, err := Parse("f.yaml", []byte("oidc: {issuer: 'https://idp.example', client_id: fb, grants: [{group: g, role: viewer}]}"), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OIDC.GroupsClaim != DefaultGroupsClaim || c.OIDC.Audience != "fb" {
+		t.Errorf("groups_claim %q, audience %q; want %q and the client id", c.OIDC.GroupsClaim, c.OIDC.Audience, DefaultGroupsClaim)
+	}
 }

@@ -380,6 +380,9 @@ func (k *checker) oidc() {
 	if o.ClientID == "" {
 		k.errorf("oidc", "oidc: client_id is missing; give the id of the client registered with the provider for Firebreak")
 	}
+	if strings.TrimSpace(o.Audience) != o.Audience {
+		k.errorf("oidc.audience", "oidc.audience: %q has spaces around it; give the aud value exactly as the provider's tokens carry it", o.Audience)
+	}
 	if o.RedirectURL != "" {
 		if u, err := url.Parse(o.RedirectURL); err != nil || u.Host == "" || !secureURL(u) || u.Fragment != "" {
 			k.errorf("oidc.redirect_url", "oidc.redirect_url: %q is not an absolute URL; give https://HOST/console/login/oidc/callback as registered with the provider (http only on localhost)", o.RedirectURL)
