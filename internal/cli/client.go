@@ -476,19 +476,13 @@ STEP is the step's number as firebreak incidents show lists it, from 0. Nobody m
 			if err != nil || n < 0 {
 				return usageErr("STEP %q: give the step's number from 0, as firebreak incidents show lists it", args[1])
 			}
-			c, err := connect()
-			if err != nil {
-				return err
-			}
-			call := c.Deny
-			if approve {
-				call = c.Approve
-			}
-			ch, err := call(cmd.Context(), args[0], n, comment)
-			if err != nil {
-				return apiFailure(s, c, err)
-			}
-			return printChange(s, ch, output, fmt.Sprintf("%s step %d of %s", map[bool]string{true: "Approved", false: "Denied"}[approve], n, args[0]))
+			done := fmt.Sprintf("%s step %d of %s", map[bool]string{true: "Approved", false: "Denied"}[approve], n, args[0])
+			return runChange(s, output, done, func(c *client.Client) (*api.IncidentChange, error) {
+				if approve {
+					return c.Approve(cmd.Context(), args[0], n, comment)
+				}
+				return c.Deny(cmd.Context(), args[0], n, comment)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&comment, "comment", "", "why, for the audit")
@@ -511,15 +505,9 @@ is 1, so that the step is put back by hand.` + apiEnvHelp,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			c, err := connect()
-			if err != nil {
-				return err
-			}
-			ch, err := c.Release(cmd.Context(), args[0])
-			if err != nil {
-				return apiFailure(s, c, err)
-			}
-			return printChange(s, ch, output, "Released "+args[0])
+			return runChange(s, output, "Released "+args[0], func(c *client.Client) (*api.IncidentChange, error) {
+				return c.Release(cmd.Context(), args[0])
+			})
 		},
 	}
 	outputFlag(cmd.Flags(), &output)
@@ -543,15 +531,9 @@ and a closed incident can be neither released nor approved. An incident still mo
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			c, err := connect()
-			if err != nil {
-				return err
-			}
-			ch, err := c.Close(cmd.Context(), args[0], comment)
-			if err != nil {
-				return apiFailure(s, c, err)
-			}
-			return printChange(s, ch, output, "Closed "+args[0])
+			return runChange(s, output, "Closed "+args[0], func(c *client.Client) (*api.IncidentChange, error) {
+				return c.Close(cmd.Context(), args[0], comment)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&comment, "comment", "", "why, for the audit")
@@ -561,6 +543,20 @@ and a closed incident can be neither released nor approved. An incident still mo
 
 // printChange writes the answer to approve, deny, release or close. A warning (an undo
 // that failed) goes to standard error and makes the exit status 1.
+// runChange connects, makes the change call asks for, and prints what it did: the end of
+// approve, deny, release and close once their arguments are checked.
+func runChange(s *streams, output, done string, call func(*client.Client) (*api.IncidentChange, error)) error {
+	c, err := connect()
+	if err != nil {
+		return err
+	}
+	ch, err := call(c)
+	if err != nil {
+		return apiFailure(s, c, err)
+	}
+	return printChange(s, ch, output, done)
+}
+
 func printChange(s *streams, ch *api.IncidentChange, output, done string) error {
 	if output == "json" {
 		if err := writeJSONOut(s.out, ch); err != nil {
