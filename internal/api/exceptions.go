@@ -159,13 +159,8 @@ func (h *Handler) createException(w http.ResponseWriter, r *http.Request, c *cal
 		h.invalid(w, c, http.StatusUnprocessableEntity, bad)
 		return
 	}
-	account := (&store.Exception{Resource: xr.Resource, Account: xr.Account}).InAccount()
-	if !auth.AllowedReaching(c.principal, auth.Administer, account) {
-		subject := "account " + xr.Account
-		if xr.Resource != "" {
-			subject = "resource " + xr.Resource
-		}
-		h.refuse(w, r, c, subject, notAllowed(c.principal, account))
+	if account := xr.InAccount(); !auth.AllowedReaching(c.principal, auth.Administer, account) {
+		h.refuse(w, r, c, xr.Subject(), notAllowed(c.principal, account))
 		return
 	}
 	x, err := h.opts.Engine.CreateException(c.ctx(r), xr)

@@ -115,13 +115,8 @@ func (c *Console) createException(w http.ResponseWriter, r *http.Request, v *cal
 		c.renderExceptionForm(w, r, v, http.StatusUnprocessableEntity, req, problems)
 		return
 	}
-	account := (&store.Exception{Resource: xr.Resource, Account: xr.Account}).InAccount()
-	if !auth.AllowedReaching(v.principal, auth.Administer, account) {
-		subject := "account " + xr.Account
-		if xr.Resource != "" {
-			subject = "resource " + xr.Resource
-		}
-		c.refuse(w, r, v, subject, exceptionRefusal(v.principal, account))
+	if account := xr.InAccount(); !auth.AllowedReaching(v.principal, auth.Administer, account) {
+		c.refuse(w, r, v, xr.Subject(), exceptionRefusal(v.principal, account))
 		return
 	}
 	x, err := c.opts.Engine.CreateException(v.ctx(r), xr)

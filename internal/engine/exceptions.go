@@ -69,6 +69,21 @@ type ExceptionRequest struct {
 	Expires time.Time
 }
 
+// InAccount is the account the exception would concern, by which the caller's scope is
+// judged (see store.Exception.InAccount).
+func (r ExceptionRequest) InAccount() string {
+	return (&store.Exception{Resource: r.Resource, Account: r.Account}).InAccount()
+}
+
+// Subject names what the exception would cover, for a refusal: the resource, or the
+// account.
+func (r ExceptionRequest) Subject() string {
+	if r.Resource != "" {
+		return "resource " + r.Resource
+	}
+	return "account " + r.Account
+}
+
 // FieldProblem is what is wrong with one field of a request, the field named as the API's
 // body names it.
 type FieldProblem struct {
