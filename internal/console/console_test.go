@@ -134,6 +134,18 @@ func (b *browser) post(from, path string, form url.Values) answer {
 	return b.do(http.MethodPost, path, form)
 }
 
+// requestAction submits the self-service form for action on instance in account and
+// returns the incident it opened, failing unless the form was accepted.
+func (b *browser) requestAction(action, account, instance, reason string) string {
+	b.t.Helper()
+	a := b.post(Prefix+"/isolate", Prefix+"/isolate", url.Values{"action": {action}, "account": {account},
+		"region": {"us-east-1"}, "instance": {instance}, "reason": {reason}})
+	if a.code != http.StatusSeeOther || !strings.HasPrefix(a.header.Get("Location"), Prefix+"/incidents/") {
+		b.t.Fatalf("request %s of %s: %d %q %s", action, instance, a.code, a.header.Get("Location"), a.body)
+	}
+	return strings.TrimPrefix(a.header.Get("Location"), Prefix+"/incidents/")
+}
+
 func (b *browser) login(tok string) {
 	b.t.Helper()
 	a := b.post(Prefix+"/login", Prefix+"/login", url.Values{"token": {tok}})
@@ -456,12 +468,7 @@ func TestApproveAndRelease(t *testing.T) {
 	apprTok, apprName := f.token(t, auth.Approver)
 	r := f.browser(t)
 	r.login(respTok)
-	a := r.post(Prefix+"/isolate", Prefix+"/isolate", url.Values{"action": {"ec2.terminate"}, "account": {devAccount},
-		"region": {"us-east-1"}, "instance": {buildBox}, "reason": {"miner"}})
-	if a.code != http.StatusSeeOther {
-		t.Fatalf("request terminate: %d %s", a.code, a.body)
-	}
-	id := strings.TrimPrefix(a.header.Get("Location"), Prefix+"/incidents/")
+	id := r.requestAction("ec2.terminate", devAccount, buildBox, "miner")
 	f.waitFor(t, id, store.StateAwaitingApproval)
 	if a := r.get(Prefix + "/approvals"); a.code != http.StatusForbidden {
 		t.Errorf("responder GET approvals: %d, want 403", a.code)
@@ -469,7 +476,7 @@ func TestApproveAndRelease(t *testing.T) {
 
 	ap := f.browser(t)
 	ap.login(apprTok)
-	a = ap.post(Prefix+"/approvals", Prefix+"/incidents/"+id+"/steps/0/decide", url.Values{"decision": {"approve"}, "comment": {"owner agrees"}})
+	a := ap.post(Prefix+"/approvals", Prefix+"/incidents/"+id+"/steps/0/decide", url.Values{"decision": {"approve"}, "comment": {"owner agrees"}})
 	if a.code != http.StatusSeeOther {
 		t.Fatalf("approve: %d %s", a.code, a.body)
 	}

@@ -24,12 +24,7 @@ func TestClose(t *testing.T) {
 	viewerTok, _ := f.token(t, auth.Viewer)
 	r := f.browser(t)
 	r.login(respTok)
-	a := r.post(Prefix+"/isolate", Prefix+"/isolate", url.Values{"action": {"ec2.isolate"}, "account": {prodAccount},
-		"region": {"us-east-1"}, "instance": {webProd}, "reason": {"c2 traffic"}})
-	if a.code != http.StatusSeeOther {
-		t.Fatalf("isolate: %d %s", a.code, a.body)
-	}
-	id := strings.TrimPrefix(a.header.Get("Location"), Prefix+"/incidents/")
+	id := r.requestAction("ec2.isolate", prodAccount, webProd, "c2 traffic")
 	f.waitFor(t, id, store.StateContained)
 	ctx := engine.WithCaller(context.Background(), engine.Caller{Name: respName})
 	waiting, _, err := f.eng.RequestAction(ctx, "ec2.terminate", action.Target{Kind: event.KindInstance, ID: buildBox, Account: devAccount, Region: "us-east-1"}, "miner", "")
@@ -86,7 +81,7 @@ func TestClose(t *testing.T) {
 		t.Fatalf("after refused forms the incident is %s", inc.State)
 	}
 
-	a = r.post(closePage, closePage, url.Values{"confirm": {"close"}, "comment": {"owner rebuilt the host"}})
+	a := r.post(closePage, closePage, url.Values{"confirm": {"close"}, "comment": {"owner rebuilt the host"}})
 	if a.code != http.StatusSeeOther || a.header.Get("Location") != Prefix+"/incidents/"+id {
 		t.Fatalf("close: %d %q %s", a.code, a.header.Get("Location"), a.body)
 	}
@@ -151,12 +146,10 @@ func TestApprovalRows(t *testing.T) {
 
 	r := f.browser(t)
 	r.login(respTok)
-	a := r.post(Prefix+"/isolate", Prefix+"/isolate", url.Values{"action": {"ec2.terminate"}, "account": {devAccount},
-		"region": {"us-east-1"}, "instance": {buildBox}, "reason": {"miner"}})
-	id := strings.TrimPrefix(a.header.Get("Location"), Prefix+"/incidents/")
+	id := r.requestAction("ec2.terminate", devAccount, buildBox, "miner")
 	f.waitFor(t, id, store.StateAwaitingApproval)
 
-	a = rows()
+	a := rows()
 	csrf := csrfField.FindStringSubmatch(a.body)
 	if !strings.Contains(a.body, id) || !strings.Contains(a.body, "ec2.terminate") || csrf == nil {
 		t.Fatalf("after a request, the rows lack the waiting step or its form:\n%s", a.body)
