@@ -68,6 +68,12 @@ func newFixture(t *testing.T, d store.Dialect, o options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Deciding reads a copy, as serve --dev does, so that accepting events while steps
+	// change the simulated world does not race.
+	snapshot, err := world.Load(worldFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	org := sim.New(w, o.sim)
 	cat := catalog.Default()
 	set, err := playbook.LoadDir(playbooksDir, cat)
@@ -77,7 +83,7 @@ func newFixture(t *testing.T, d store.Dialect, o options) *fixture {
 	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Settle: -1,
 		Poll: 5 * time.Millisecond, Retry: action.Retry{Attempts: o.attempts, Base: 10 * time.Millisecond, Max: 50 * time.Millisecond}}
 	cfg := Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
-		Inventory: decide.WorldInventory(w), Breaker: o.breaker, PollInterval: 20 * time.Millisecond, AfterStep: o.afterStep}
+		Inventory: decide.WorldInventory(snapshot), Breaker: o.breaker, PollInterval: 20 * time.Millisecond, AfterStep: o.afterStep}
 	if o.configure != nil {
 		o.configure(&cfg)
 	}

@@ -29,7 +29,8 @@ type Engine struct {
 	Org       *sim.Org
 	Playbooks *playbook.Set
 	Catalogue *action.Catalogue
-	// Inventory answers from World, as serve --dev's does.
+	// Inventory answers from a copy of World as it was at the start, as serve --dev's
+	// does: changes the steps make to World do not show in it.
 	Inventory decide.Inventory
 }
 
@@ -46,7 +47,14 @@ func root() string {
 func Start(t *testing.T, dialect store.Dialect) *Engine {
 	t.Helper()
 	s := storetest.Open(t, dialect)
-	w, err := world.Load(filepath.Join(root(), "examples", "world.yaml"))
+	file := filepath.Join(root(), "examples", "world.yaml")
+	w, err := world.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Deciding reads a copy of its own, as serve --dev does: the simulation changes its
+	// world while steps run, and reading that one from a request at the same time races.
+	snapshot, err := world.Load(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +66,7 @@ func Start(t *testing.T, dialect store.Dialect) *Engine {
 	}
 	env := &action.Env{Cloud: org, Notify: &action.RecordingNotifier{}, Cache: &action.Cache{}, Settle: -1,
 		Poll: 5 * time.Millisecond, Retry: action.Retry{Attempts: 1}}
-	inv := decide.WorldInventory(w)
+	inv := decide.WorldInventory(snapshot)
 	eng, err := engine.New(s, engine.Config{Decider: decide.New(set, decide.Options{}), Catalogue: cat, Env: env,
 		Inventory: inv, PollInterval: 20 * time.Millisecond})
 	if err != nil {
